@@ -1,0 +1,45 @@
+"""Contract errors in one documented shape: a field path and a human-readable reason."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ValidationError
+
+from hksync.contract.types import SampleKind
+
+_UNION_TAGS = frozenset(kind.value for kind in SampleKind)
+
+
+class FieldError(BaseModel):
+    """One rejected field: where it is (``samples[3].end_date``) and why."""
+
+    field: str
+    reason: str
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``('samples', 3, 'quantity', 'end_date')`` -> ``samples[3].end_date``.
+
+    The union tag pydantic inserts after a list index is an implementation detail of the
+    models, not part of the JSON the client sent, so it is dropped.
+    """
+    path = ""
+    previous: int | str | None = None
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(previous, int) and part in _UNION_TAGS:
+            pass
+        else:
+            path += f".{part}" if path else part
+        previous = part
+    return path or "body"
+
+
+def field_errors(error: ValidationError) -> list[FieldError]:
+    return [
+        FieldError(
+            field=field_path(detail["loc"]),
+            reason=detail["msg"].removeprefix("Value error, "),
+        )
+        for detail in error.errors(include_url=False, include_input=False)
+    ]

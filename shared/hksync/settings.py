@@ -1,0 +1,131 @@
+"""Configuration: one pydantic-settings model per function role, validated once at cold start.
+
+A function that lacks variables stops at import with ONE error naming every missing or invalid
+variable, instead of crashing later on the first one it happens to read (the seed's
+COMPASS_DB_USER crash). ``tests/infrastructure`` checks that template.yaml gives each function
+everything its model requires.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Literal, TypeVar
+
+from pydantic import Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hksync.contract.errors import field_errors
+from hksync.contract.models import MAX_CHUNK_ITEMS
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not satisfy a settings model."""
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    stage: Literal["local", "dev", "staging", "prod"] = Field(
+        description="Deployment stage; names the schedule group and appears in logs."
+    )
+    #: Set by Lambda in AWS; moto's endpoint when running locally.
+    aws_region: str = Field(default="us-east-1")
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Only for the local stack: the moto server's URL."
+    )
+
+
+def _init_details(error: ValidationError) -> list[InitErrorDetails]:
+    return [
+        InitErrorDetails(
+            type=PydanticCustomError(detail["type"], detail["msg"]),
+            loc=detail["loc"],
+            input=detail.get("input"),
+        )
+        for detail in error.errors(include_url=False)
+    ]
+
+
+class DatabaseSettings(_Settings):
+    """Functions that reach PostgreSQL: a URL locally, a Secrets Manager secret in AWS."""
+
+    database_url: str | None = Field(default=None, description="libpq URL (local and tests).")
+    db_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret with host, port, username, password."
+    )
+    db_name: str = Field(default="hksync")
+    db_connect_timeout_s: int = Field(default=5, ge=1, le=60)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_database_source(
+        cls, data: Any, handler: ModelWrapValidatorHandler[DatabaseSettings]
+    ) -> DatabaseSettings:
+        # A wrap validator, so that this problem is reported together with the field errors
+        # (an "after" validator would not run when another variable is missing).
+        lacks_database = (
+            isinstance(data, dict)
+            and not data.get("database_url")
+            and not data.get("db_secret_arn")
+        )
+        problem = InitErrorDetails(
+            type=PydanticCustomError("missing", "missing: set DATABASE_URL or DB_SECRET_ARN"),
+            loc=("database_url",),
+            input=None,
+        )
+        try:
+            settings = handler(data)
+        except ValidationError as error:
+            if not lacks_database:
+                raise
+            raise ValidationError.from_exception_data(
+                cls.__name__, [*_init_details(error), problem]
+            ) from None
+        if lacks_database:
+            raise ValidationError.from_exception_data(cls.__name__, [problem])
+        return settings
+
+
+class IngestSettings(_Settings):
+    raw_bucket: str = Field(min_length=3, description="S3 bucket that holds every raw chunk.")
+    #: API Gateway HTTP APIs take at most 10 MB and Lambda 6 MB per request (base64 included).
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=4_500_000)
+    #: Decompressed size cap for gzip bodies and presigned uploads (zip-bomb guard).
+    max_chunk_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    presign_expiry_s: int = Field(default=900, ge=60, le=3600)
+
+
+class ProcessorSettings(DatabaseSettings):
+    raw_bucket: str = Field(min_length=3)
+    max_chunk_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_chunk_items: int = Field(default=MAX_CHUNK_ITEMS, ge=1, le=MAX_CHUNK_ITEMS)
+
+
+class QuerySettings(DatabaseSettings):
+    pass
+
+
+SettingsT = TypeVar("SettingsT", bound=_Settings)
+
+
+def load_settings(model: type[SettingsT]) -> SettingsT:
+    """Reads the environment into ``model``, failing once with every problem named."""
+    try:
+        return model()
+    except ValidationError as error:
+        problems = []
+        for problem in field_errors(error):
+            variable = problem.field.upper() if problem.field != "body" else "environment"
+            reason = "missing" if problem.reason == "Field required" else problem.reason
+            problems.append(f"{variable}: {reason}")
+        raise ConfigurationError(
+            f"{model.__name__}: {len(problems)} environment variable(s) missing or invalid: "
+            + "; ".join(problems)
+        ) from None
+
+
+@cache
+def settings_for(model: type[SettingsT]) -> SettingsT:
+    """The validated settings of a role, read once per process (cold start)."""
+    return load_settings(model)
