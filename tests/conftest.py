@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import psycopg
@@ -116,3 +117,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         folder = item.path.relative_to(tests_root).parts[0]
         if folder in _TIER_OF_FOLDER:
             item.add_marker(getattr(pytest.mark, _TIER_OF_FOLDER[folder]))
+
+
+@pytest.fixture
+def pipeline_env(aws: None, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The environment template.yaml gives the functions, pointed at moto and the test DB."""
+    from hksync import aws as aws_clients
+    from hksync.db import connection
+    from hksync.settings import settings_for
+
+    monkeypatch.setenv("STAGE", "local")
+    monkeypatch.setenv("RAW_BUCKET", TEST_BUCKET)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "hksync")
+    settings_for.cache_clear()
+    aws_clients.reset_clients()
+    yield
+    connection.close()
+    settings_for.cache_clear()
+    aws_clients.reset_clients()
+
+
+@pytest.fixture
+def pipeline(pipeline_env: None) -> Any:
+    """The three functions, loaded as Lambda would, over moto S3 and the test database."""
+    from tests.support.pipeline import Pipeline
+
+    return Pipeline(TEST_BUCKET)

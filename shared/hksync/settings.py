@@ -103,7 +103,8 @@ class ProcessorSettings(DatabaseSettings):
 
 
 class QuerySettings(DatabaseSettings):
-    pass
+    #: Listed to count a sync's uploaded chunks before the processor has seen them.
+    raw_bucket: str = Field(min_length=3)
 
 
 SettingsT = TypeVar("SettingsT", bound=_Settings)

@@ -7,6 +7,8 @@ from pydantic import BaseModel, ValidationError
 from hksync.contract.types import SampleKind
 
 _UNION_TAGS = frozenset(kind.value for kind in SampleKind)
+#: What pydantic appends to the location of a refused dictionary key.
+_DICT_KEY_MARKER = "[key]"
 
 
 class FieldError(BaseModel):
@@ -20,14 +22,15 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     """``('samples', 3, 'quantity', 'end_date')`` -> ``samples[3].end_date``.
 
     The union tag pydantic inserts after a list index is an implementation detail of the
-    models, not part of the JSON the client sent, so it is dropped.
+    models, not part of the JSON the client sent, so it is dropped; so is the ``[key]`` marker
+    it appends when a dictionary key (rather than its value) is refused.
     """
     path = ""
     previous: int | str | None = None
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif isinstance(previous, int) and part in _UNION_TAGS:
+        elif (isinstance(previous, int) and part in _UNION_TAGS) or part == _DICT_KEY_MARKER:
             pass
         else:
             path += f".{part}" if path else part

@@ -293,7 +293,8 @@ class Chunk(StrictModel):
         chunk_type = info.data.get("sample_type")
         first_seen: dict[UUID, int] = {}
         for index, sample in enumerate(samples):
-            if sample.sample_type != chunk_type:
+            # chunk_type is None when sample_type itself was refused: that error is reported.
+            if chunk_type is not None and sample.sample_type != chunk_type:
                 raise ValueError(
                     f"samples[{index}].sample_type is {sample.sample_type}, "
                     f"but the chunk is {chunk_type}"
@@ -320,3 +321,12 @@ class SyncCommit(StrictModel):
 
     chunk_count: int = Field(ge=0, le=MAX_CHUNKS_PER_SYNC)
     anchors: dict[SupportedSampleType, AnchorToken] = Field(min_length=1)
+
+
+class StoredCommit(SyncCommit):
+    """The commit as kept in the raw bucket: the client's commit plus the server's time.
+
+    ``committed_at`` orders syncs, so that a late, older sync never moves an anchor back.
+    """
+
+    committed_at: datetime = Field(strict=False)

@@ -1,0 +1,48 @@
+"""Query function: sync status and the server's anchors, for the caller only."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+from uuid import UUID
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from hksync import query
+from hksync.api import current_user, http_resolver, json_response
+from hksync.aws import s3_client
+from hksync.db.connection import connection
+from hksync.db.repository import Repository
+from hksync.settings import QuerySettings, settings_for
+from hksync.storage import RawStore
+
+settings = settings_for(QuerySettings)
+logger = Logger()
+app = http_resolver()
+
+
+@app.get("/v1/syncs/<sync_id>")
+def get_sync(sync_id: UUID) -> Response[str]:
+    """A sync's state and counts: uploaded, processed, failed (with reasons), samples."""
+    status = query.sync_status(
+        Repository(connection(settings)),
+        RawStore(s3_client(), settings.raw_bucket),
+        current_user(app),
+        sync_id,
+    )
+    return json_response(HTTPStatus.OK, status)
+
+
+@app.get("/v1/anchors")
+def get_anchors() -> Response[str]:
+    """The server's anchor per sample type, for an app resuming after a reinstall."""
+    return json_response(
+        HTTPStatus.OK, query.anchors(Repository(connection(settings)), current_user(app))
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,98 @@
+"""Bodies the HTTP API answers with. Requests are the chunk contract (models.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hksync.contract.errors import FieldError
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorBody(_Response):
+    """Every 4xx body: a code, a sentence for humans, and the offending fields."""
+
+    error: str
+    message: str
+    details: list[FieldError]
+
+
+class ChunkAccepted(_Response):
+    """A chunk is stored durably and will be processed in the background."""
+
+    sync_id: UUID
+    seq: int
+    created: bool = Field(description="False when this exact chunk was already stored (a retry).")
+    samples: int
+    deleted: int
+
+
+class CommitAccepted(_Response):
+    sync_id: UUID
+    chunk_count: int
+    created: bool = Field(description="False when this exact commit was already stored.")
+    committed_at: datetime
+
+
+class UploadUrl(_Response):
+    """Where to PUT a chunk too large for a request body, and the headers to send with it."""
+
+    sync_id: UUID
+    seq: int
+    url: str
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str]
+    expires_in: int
+
+
+class FailedChunkView(_Response):
+    seq: int
+    reason: str
+
+
+class SyncCounts(_Response):
+    received: int = Field(description="Samples in the stored chunks (after in-chunk dedupe).")
+    inserted: int
+    updated: int
+    unchanged: int = Field(description="Already stored with the same content: not rewritten.")
+    deleted: int
+
+
+class SyncStatusView(_Response):
+    """Where a sync is. ``unchanged`` tells "nothing new" apart from "nothing stored"."""
+
+    sync_id: UUID
+    state: Literal["uploading", "receiving", "committed", "complete", "failed"] = Field(
+        description=(
+            "uploading: chunks are in S3 but none processed yet; receiving: processing, not "
+            "committed; committed: waiting for chunks; complete: every chunk stored and the "
+            "anchors advanced; failed: a chunk was rejected (see failed_chunks), anchors kept."
+        )
+    )
+    chunk_count: int | None = Field(description="From the commit; null until it is processed.")
+    chunks_uploaded: int
+    chunks_processed: int
+    chunks_failed: int
+    samples: SyncCounts
+    failed_chunks: list[FailedChunkView]
+    committed_at: datetime | None
+    completed_at: datetime | None
+
+
+class AnchorView(_Response):
+    sample_type: str
+    anchor: str
+    sync_id: UUID
+    committed_at: datetime
+
+
+class AnchorsView(_Response):
+    """The server's anchor per type: where a reinstalled app resumes its anchored queries."""
+
+    anchors: list[AnchorView]

@@ -1,0 +1,88 @@
+"""Accepting uploads: the write path. It touches only S3, never the database, so uploads keep
+working (and stay fast) while Aurora is paused, scaling or down. See docs/adr/0001."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from hksync.contract.api import ChunkAccepted, CommitAccepted, UploadUrl
+from hksync.contract.errors import FieldError
+from hksync.contract.models import Chunk, StoredCommit, SyncCommit
+from hksync.contract.parse import parse_json
+from hksync.errors import ChunkConflict, ContractViolation
+from hksync.storage import ChunkKey, CommitKey, RawStore, decode_body
+
+
+def _path_matches(chunk: Chunk, sync_id: UUID, seq: int) -> None:
+    mismatches = [
+        FieldError(field=name, reason=f"is {in_body} in the body but {in_path} in the path")
+        for name, in_body, in_path in (("sync_id", chunk.sync_id, sync_id), ("seq", chunk.seq, seq))
+        if in_body != in_path
+    ]
+    if mismatches:
+        raise ContractViolation(mismatches)
+
+
+def accept_chunk(
+    store: RawStore, user_id: str, sync_id: UUID, seq: int, body: bytes, *, max_bytes: int
+) -> ChunkAccepted:
+    """Validates a chunk and stores it once; the same bytes again are a retry, not an error.
+
+    Raises ChunkConflict when a different chunk is already stored under this sync and seq:
+    chunks are immutable, so a client that changed its data must start a new sync.
+    """
+    payload = decode_body(body, max_bytes)
+    chunk = parse_json(Chunk, payload)
+    _path_matches(chunk, sync_id, seq)
+    key = str(ChunkKey(user_id, sync_id, seq))
+    created = store.put_if_absent(key, payload, content_type="application/json")
+    if not created:
+        existing = store.get(key)
+        if existing is None or decode_body(existing.body, max_bytes) != payload:
+            raise ChunkConflict(
+                f"chunk {seq} of sync {sync_id} is already stored with different content; "
+                "chunks are immutable: start a new sync to send changed data"
+            )
+    return ChunkAccepted(
+        sync_id=sync_id,
+        seq=seq,
+        created=created,
+        samples=len(chunk.samples),
+        deleted=len(chunk.deleted),
+    )
+
+
+def accept_commit(store: RawStore, user_id: str, sync_id: UUID, body: bytes) -> CommitAccepted:
+    """Records that the sync is complete on the client, with its chunk count and new anchors."""
+    commit = parse_json(SyncCommit, body)
+    stored = StoredCommit(**commit.model_dump(), committed_at=datetime.now(UTC))
+    key = str(CommitKey(user_id, sync_id))
+    created = store.put_if_absent(
+        key, stored.model_dump_json().encode(), content_type="application/json"
+    )
+    if not created:
+        existing = store.get(key)
+        previous = StoredCommit.model_validate_json(existing.body) if existing else None
+        if (
+            previous is None
+            or SyncCommit(**previous.model_dump(exclude={"committed_at"})) != commit
+        ):
+            raise ChunkConflict(
+                f"sync {sync_id} is already committed with a different chunk count or anchors"
+            )
+        stored = previous
+    return CommitAccepted(
+        sync_id=sync_id,
+        chunk_count=stored.chunk_count,
+        created=created,
+        committed_at=stored.committed_at,
+    )
+
+
+def presign_chunk_upload(
+    store: RawStore, user_id: str, sync_id: UUID, seq: int, *, expires_in: int
+) -> UploadUrl:
+    """A presigned PUT for one chunk's key; the processor validates what arrives there."""
+    url, headers = store.presign_put(str(ChunkKey(user_id, sync_id, seq)), expires_in=expires_in)
+    return UploadUrl(sync_id=sync_id, seq=seq, url=url, headers=headers, expires_in=expires_in)

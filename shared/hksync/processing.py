@@ -1,0 +1,128 @@
+"""Storing uploaded chunks and commits: the processor's domain logic, free of Lambda types.
+
+At-least-once in, exactly-once effect out: S3 events may arrive twice, late or out of order,
+and Lambda retries. One transaction per object stores its samples, tombstones, ledger row and
+the sync's counters together; a chunk already in the ledger is a no-op; the sync completes,
+and its anchors advance, only when its commit and every one of its chunks are stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from hksync.contract.models import Chunk, StoredCommit
+from hksync.contract.parse import parse_json
+from hksync.db.repository import Repository, WriteCounts
+from hksync.errors import HksyncError
+from hksync.storage import ChunkKey, CommitKey, RawStore, decode_body, parse_key
+
+
+class Outcome(StrEnum):
+    STORED = "stored"  # a chunk's samples are in the database (possibly all unchanged)
+    DUPLICATE = "duplicate"  # already in the ledger: nothing to do
+    FAILED = "failed"  # permanently rejected; the reason is in the ledger
+    COMMITTED = "committed"  # a commit was recorded
+    MISSING = "missing"  # the object is gone (erased after upload)
+    IGNORED = "ignored"  # not a chunk or commit key
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectResult:
+    key: str
+    outcome: Outcome
+    sync_state: str | None = None
+    sample_type: str | None = None
+    counts: WriteCounts = field(default_factory=WriteCounts)
+    failure_reason: str | None = None
+
+
+class ChunkProcessor:
+    def __init__(self, store: RawStore, repository: Repository, *, max_bytes: int) -> None:
+        self._store = store
+        self._repository = repository
+        self._max_bytes = max_bytes
+
+    def process(self, key: str) -> ObjectResult:
+        """Brings one raw object into the database; safe to call any number of times."""
+        target = parse_key(key)
+        if isinstance(target, ChunkKey):
+            return self._process_chunk(key, target)
+        if isinstance(target, CommitKey):
+            return self._process_commit(key, target)
+        return ObjectResult(key, Outcome.IGNORED)
+
+    def _process_chunk(self, key: str, target: ChunkKey) -> ObjectResult:
+        repository = self._repository
+        # Cheap early exit for redelivered events, before downloading anything.
+        if repository.chunk_recorded(target.user_id, target.sync_id, target.seq):
+            return ObjectResult(key, Outcome.DUPLICATE)
+        stored = self._store.get(key)
+        if stored is None:
+            return ObjectResult(key, Outcome.MISSING)
+        chunk, failure = self._read_chunk(stored.body, target)
+        with repository.transaction():
+            repository.lock_sync(target.user_id, target.sync_id)
+            if repository.chunk_recorded(target.user_id, target.sync_id, target.seq):
+                return ObjectResult(key, Outcome.DUPLICATE)  # a concurrent delivery won
+            counts = WriteCounts()
+            if chunk is not None:
+                counts = repository.upsert_samples(
+                    target.user_id, target.sync_id, chunk.unique_samples()
+                )
+                deleted = repository.tombstone(
+                    target.user_id, target.sync_id, chunk.sample_type, chunk.deleted_uuids()
+                )
+                counts = replace(counts, deleted=deleted)
+            repository.record_chunk(
+                target.user_id,
+                target.sync_id,
+                target.seq,
+                object_key=key,
+                uploaded_at=stored.last_modified,
+                sample_type=chunk.sample_type if chunk else None,
+                counts=counts,
+                failure_reason=failure,
+            )
+            state = repository.settle(target.user_id, target.sync_id)
+        return ObjectResult(
+            key,
+            Outcome.FAILED if failure else Outcome.STORED,
+            sync_state=state,
+            sample_type=chunk.sample_type if chunk else None,
+            counts=counts,
+            failure_reason=failure,
+        )
+
+    def _read_chunk(self, body: bytes, target: ChunkKey) -> tuple[Chunk | None, str | None]:
+        """The validated chunk, or the reason it can never be stored (not retried)."""
+        try:
+            chunk = parse_json(Chunk, decode_body(body, self._max_bytes))
+        except HksyncError as error:
+            return None, error.message
+        if (chunk.sync_id, chunk.seq) != (target.sync_id, target.seq):
+            return None, (
+                f"the body says sync {chunk.sync_id} chunk {chunk.seq}, "
+                f"but it was uploaded as sync {target.sync_id} chunk {target.seq}"
+            )
+        return chunk, None
+
+    def _process_commit(self, key: str, target: CommitKey) -> ObjectResult:
+        stored = self._store.get(key)
+        if stored is None:
+            return ObjectResult(key, Outcome.MISSING)
+        # Written by the ingest function after validation, so a parse error here is a bug or
+        # tampering: let it raise, retry and land in the dead-letter queue.
+        commit = StoredCommit.model_validate_json(stored.body)
+        repository = self._repository
+        with repository.transaction():
+            repository.lock_sync(target.user_id, target.sync_id)
+            repository.record_commit(
+                target.user_id,
+                target.sync_id,
+                chunk_count=commit.chunk_count,
+                anchors=dict(commit.anchors),
+                committed_at=commit.committed_at,
+            )
+            state = repository.settle(target.user_id, target.sync_id)
+        return ObjectResult(key, Outcome.COMMITTED, sync_state=state)

@@ -1,0 +1,74 @@
+"""Read side: what the app asks about its syncs and where to resume. Always scoped to the
+caller: another user's sync is simply not found."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from hksync.contract.api import (
+    AnchorsView,
+    AnchorView,
+    FailedChunkView,
+    SyncCounts,
+    SyncStatusView,
+)
+from hksync.db.repository import Repository
+from hksync.errors import NotFound
+from hksync.storage import RawStore, sync_prefix
+
+
+def sync_status(
+    repository: Repository, store: RawStore, user_id: str, sync_id: UUID
+) -> SyncStatusView:
+    uploaded = len(store.keys(f"{sync_prefix(user_id, sync_id)}chunks/"))
+    status = repository.sync_status(user_id, sync_id)
+    if status is None:
+        if uploaded == 0:
+            raise NotFound(f"no sync {sync_id} for this user")
+        return SyncStatusView(
+            sync_id=sync_id,
+            state="uploading",
+            chunk_count=None,
+            chunks_uploaded=uploaded,
+            chunks_processed=0,
+            chunks_failed=0,
+            samples=SyncCounts(received=0, inserted=0, updated=0, unchanged=0, deleted=0),
+            failed_chunks=[],
+            committed_at=None,
+            completed_at=None,
+        )
+    failed = repository.failed_chunks(user_id, sync_id) if status.chunks_failed else []
+    return SyncStatusView(
+        sync_id=sync_id,
+        state=status.state,
+        chunk_count=status.chunk_count,
+        chunks_uploaded=uploaded,
+        chunks_processed=status.chunks_processed,
+        chunks_failed=status.chunks_failed,
+        samples=SyncCounts(
+            received=status.samples_received,
+            inserted=status.samples_inserted,
+            updated=status.samples_updated,
+            unchanged=status.samples_unchanged,
+            deleted=status.samples_deleted,
+        ),
+        failed_chunks=[
+            FailedChunkView(seq=chunk.seq, reason=chunk.failure_reason) for chunk in failed
+        ],
+        committed_at=status.committed_at,
+        completed_at=status.completed_at,
+    )
+
+
+def anchors(repository: Repository, user_id: str) -> AnchorsView:
+    return AnchorsView(
+        anchors=[
+            AnchorView(
+                sample_type=anchor.sample_type,
+                anchor=anchor.anchor,
+                sync_id=anchor.sync_id,
+                committed_at=anchor.committed_at,
+            )
+            for anchor in repository.anchors(user_id)
+        ]
+    )
