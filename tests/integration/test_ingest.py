@@ -1,0 +1,222 @@
+"""The upload API: what the app sees when it sends chunks and commits."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+
+import boto3
+import pytest
+
+from tests.conftest import TEST_BUCKET
+from tests.support.builders import chunk, commit, heart_rate, heart_rates
+from tests.support.pipeline import Pipeline
+
+
+def _stored_keys() -> list[str]:
+    listing = boto3.client("s3").list_objects_v2(Bucket=TEST_BUCKET)
+    return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def test_a_chunk_is_stored_in_s3_and_answered_with_202(pipeline: Pipeline) -> None:
+    sync_id = uuid.uuid4()
+    result = pipeline.put_chunk(
+        "alice", chunk(sync_id, 0, heart_rates(3), deleted=[str(uuid.uuid4())])
+    )
+
+    assert result.status == 202
+    assert result.body == {
+        "sync_id": str(sync_id),
+        "seq": 0,
+        "created": True,
+        "samples": 3,
+        "deleted": 1,
+    }
+    assert _stored_keys() == [f"raw/alice/{sync_id}/chunks/000000.json"]
+
+
+def test_a_client_retry_is_202_and_a_different_body_is_409(pipeline: Pipeline) -> None:
+    sync_id = uuid.uuid4()
+    original = chunk(sync_id, 0, heart_rates(2))
+    changed = chunk(sync_id, 0, [*original["samples"][:1], heart_rate(bpm=99)])
+
+    first = pipeline.put_chunk("alice", original)
+    retry = pipeline.put_chunk("alice", original)
+    retry_gzipped = pipeline.put_chunk("alice", original, gzipped=True)
+    conflict = pipeline.put_chunk("alice", changed)
+
+    assert (first.status, first.body["created"]) == (202, True)
+    assert (retry.status, retry.body["created"]) == (202, False)
+    assert (retry_gzipped.status, retry_gzipped.body["created"]) == (202, False)
+    assert conflict.status == 409
+    assert conflict.body["error"] == "conflict"
+    stored = boto3.client("s3").get_object(
+        Bucket=TEST_BUCKET, Key=f"raw/alice/{sync_id}/chunks/000000.json"
+    )
+    assert json.loads(stored["Body"].read()) == original
+
+
+def test_gzip_bodies_are_accepted(pipeline: Pipeline) -> None:
+    sync_id = uuid.uuid4()
+    result = pipeline.put_chunk("alice", chunk(sync_id, 0, heart_rates(50)), gzipped=True)
+
+    assert result.status == 202
+    assert result.body["samples"] == 50
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "error"),
+    [
+        pytest.param(
+            {"content-type": "text/plain"},
+            b"{}",
+            415,
+            "unsupported_media_type",
+            id="wrong-content-type",
+        ),
+        pytest.param({}, b"{not json", 400, "malformed_body", id="bad-json"),
+        pytest.param(
+            {"content-encoding": "gzip"},
+            b"\x1f\x8b\x08\x00broken",
+            400,
+            "malformed_body",
+            id="bad-gzip",
+        ),
+        pytest.param({}, b"\xff\xfe\x00binary", 400, "malformed_body", id="not-utf8"),
+        pytest.param({}, b" " * (5 * 1024 * 1024), 413, "payload_too_large", id="oversized-body"),
+        pytest.param(
+            {"content-encoding": "gzip"},
+            gzip.compress(b" " * (40 * 1024 * 1024)),
+            413,
+            "payload_too_large",
+            id="gzip-bomb",
+        ),
+    ],
+)
+def test_bad_bodies_are_4xx_and_store_nothing(
+    pipeline: Pipeline, headers: dict[str, str], body: bytes, status: int, error: str
+) -> None:
+    result = pipeline.call(
+        pipeline.ingest,
+        "PUT",
+        "/v1/syncs/{sync_id}/chunks/{seq}",
+        {"sync_id": str(uuid.uuid4()), "seq": "0"},
+        user="alice",
+        body=body,
+        headers=headers,
+    )
+
+    assert result.status == status, result.body
+    assert result.body["error"] == error
+    assert result.body["message"]
+    assert _stored_keys() == []
+
+
+def test_a_contract_error_is_422_naming_the_field(pipeline: Pipeline) -> None:
+    sync_id = uuid.uuid4()
+    sample = heart_rate()
+    sample["end_date"] = "2026-11-20T07:00:00+00:00"  # before its start
+    sample["unit"] = "kg"
+
+    result = pipeline.put_chunk("alice", chunk(sync_id, 0, [heart_rate(), sample]))
+
+    assert result.status == 422
+    assert result.body["error"] == "validation_failed"
+    fields = {detail["field"]: detail["reason"] for detail in result.body["details"]}
+    assert fields["samples[1].end_date"] == "end_date is before start_date"
+    assert "does not fit HKQuantityTypeIdentifierHeartRate" in fields["samples[1].unit"]
+    assert _stored_keys() == []
+
+
+def test_body_and_path_must_name_the_same_chunk(pipeline: Pipeline) -> None:
+    body = chunk(uuid.uuid4(), 3, heart_rates(1))
+    result = pipeline.call(
+        pipeline.ingest,
+        "PUT",
+        "/v1/syncs/{sync_id}/chunks/{seq}",
+        {"sync_id": str(uuid.uuid4()), "seq": "0"},
+        user="alice",
+        body=json.dumps(body).encode(),
+    )
+
+    assert result.status == 422
+    assert {detail["field"] for detail in result.body["details"]} == {"sync_id", "seq"}
+
+
+@pytest.mark.parametrize(
+    ("sync_id", "seq", "field"),
+    [
+        pytest.param("not-a-uuid", "0", "path.sync_id", id="non-uuid-sync"),
+        pytest.param(str(uuid.uuid4()), "-1", "path.seq", id="negative-seq"),
+        pytest.param(str(uuid.uuid4()), "abc", "path.seq", id="non-numeric-seq"),
+        pytest.param("..%2F..%2Fetc", "0", "path.sync_id", id="traversal"),
+    ],
+)
+def test_bad_path_parameters_are_422(
+    pipeline: Pipeline, sync_id: str, seq: str, field: str
+) -> None:
+    result = pipeline.call(
+        pipeline.ingest,
+        "PUT",
+        "/v1/syncs/{sync_id}/chunks/{seq}",
+        {"sync_id": sync_id, "seq": seq},
+        user="alice",
+        body=b"{}",
+    )
+
+    assert result.status == 422
+    assert [detail["field"] for detail in result.body["details"]] == [field]
+
+
+def test_a_request_without_a_verified_user_is_401(pipeline: Pipeline) -> None:
+    result = pipeline.put_chunk(None, chunk(uuid.uuid4(), 0, heart_rates(1)))  # type: ignore[arg-type]
+
+    assert result.status == 401
+    assert _stored_keys() == []
+
+
+def test_commit_is_idempotent_and_conflicts_on_change(pipeline: Pipeline) -> None:
+    sync_id = uuid.uuid4()
+
+    first = pipeline.commit("alice", sync_id, commit(2))
+    retry = pipeline.commit("alice", sync_id, commit(2))
+    changed = pipeline.commit("alice", sync_id, commit(3))
+
+    assert (first.status, first.body["created"]) == (202, True)
+    assert (retry.status, retry.body["created"]) == (202, False)
+    assert retry.body["committed_at"] == first.body["committed_at"]
+    assert changed.status == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param(
+            {"chunk_count": -1, "anchors": {"HKQuantityTypeIdentifierHeartRate": "a"}},
+            "chunk_count",
+            id="negative",
+        ),
+        pytest.param({"chunk_count": 1, "anchors": {}}, "anchors", id="no-anchors"),
+        pytest.param(
+            {"chunk_count": 1, "anchors": {"HKNotAType": "a"}},
+            "anchors.HKNotAType",
+            id="unknown-type",
+        ),
+    ],
+)
+def test_a_bad_commit_is_422(pipeline: Pipeline, body: dict[str, object], field: str) -> None:
+    result = pipeline.commit("alice", uuid.uuid4(), body)
+
+    assert result.status == 422
+    assert [detail["field"] for detail in result.body["details"]] == [field]
+
+
+def test_upload_url_is_signed_for_the_callers_own_chunk_key(pipeline: Pipeline) -> None:
+    sync_id = uuid.uuid4()
+    result = pipeline.upload_url("alice", sync_id, 7)
+
+    assert result.status == 200
+    assert f"/raw/alice/{sync_id}/chunks/000007.json?" in result.body["url"]
+    assert "if-none-match" in result.body["url"].lower()
+    assert result.body["headers"] == {"Content-Type": "application/json", "If-None-Match": "*"}
