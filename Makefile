@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit integration e2e demo lock clean
+.PHONY: install test lint typecheck unit integration e2e demo local lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ integration: install
 
 e2e: install
 	$(BIN)/pytest -m e2e
+
+# The whole pipeline on this machine: local stack, a simulated Apple Watch user, a summary.
+demo: install
+	$(BIN)/hksync demo
+
+# The local stack alone, on http://127.0.0.1:3000, until Ctrl-C.
+local: install
+	$(BIN)/hksync local up
 
 # Re-pin every dependency (run after editing pyproject.toml).
 lock: $(UV)

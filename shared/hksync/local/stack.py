@@ -43,7 +43,7 @@ LOCAL_REGION: Final = "us-east-1"
 LOCAL_ACCOUNT: Final = "000000000000"
 #: Lambda retries a failed asynchronous invocation twice (the template's MaximumRetryAttempts).
 ASYNC_RETRIES: Final = 2
-_FAKE_CREDENTIALS: Final = {
+FAKE_CREDENTIALS: Final = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
@@ -107,6 +107,7 @@ class LocalStack:
         processor_concurrency: int = 2,
         duplicate_rate: float = 0.05,
         seed: int | None = None,
+        function_log_level: str = "INFO",
     ) -> None:
         self.root = root
         self.state_dir = root / ".hksync"
@@ -115,6 +116,7 @@ class LocalStack:
         self._processor_concurrency = processor_concurrency
         self._duplicate_rate = duplicate_rate
         self._rng = random.Random(seed)  # noqa: S311 - simulates delivery order, not secrets
+        self._function_log_level = function_log_level
         self._template = load_template(root / "template.yaml")
         self.functions: dict[str, FunctionSpec] = functions(self._template, root)
         self._workers: dict[str, list[FunctionWorker]] = {}
@@ -124,7 +126,7 @@ class LocalStack:
         self._postgres: EmbeddedPostgres | None = None
         self._http: ThreadingHTTPServer | None = None
         self.info: StackInfo | None = None
-        self._secret = ""
+        self.signing_secret = ""
         self._pump_idle = threading.Event()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -146,7 +148,7 @@ class LocalStack:
         endpoint = f"http://127.0.0.1:{moto_port}"
         os.environ.update(
             {
-                **_FAKE_CREDENTIALS,
+                **FAKE_CREDENTIALS,
                 "AWS_ENDPOINT_URL": endpoint,
                 "AWS_DEFAULT_REGION": LOCAL_REGION,
                 "AWS_REGION": LOCAL_REGION,
@@ -159,18 +161,18 @@ class LocalStack:
             database_url = self._postgres.start()
         migrate(database_url)
 
-        references = self._references()
+        references = self.references()
         bucket = references["RawBucket"]
         boto3.client("s3", region_name=LOCAL_REGION).create_bucket(Bucket=bucket)
         dlq_url = boto3.client("sqs", region_name=LOCAL_REGION).create_queue(
             QueueName="hksync-processor-dlq-local"
         )["QueueUrl"]
 
-        self._secret = signing_secret(self.state_dir)
+        self.signing_secret = signing_secret(self.state_dir)
         for spec in self.functions.values():
             environment = {
                 **resolve_environment(spec.environment, references),
-                **_FAKE_CREDENTIALS,
+                **FAKE_CREDENTIALS,
                 "STAGE": "local",
                 "AWS_ENDPOINT_URL": endpoint,
                 "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -178,7 +180,7 @@ class LocalStack:
                 "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
                 "DATABASE_URL": database_url,
                 "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "false",
+                "POWERTOOLS_LOG_LEVEL": self._function_log_level,
             }
             environment.pop("DB_SECRET_ARN", None)
             copies = self._processor_concurrency if "S3" in spec.event_types else 1
@@ -232,7 +234,7 @@ class LocalStack:
         thread.start()
         self._threads.append(thread)
 
-    def _references(self) -> dict[str, str]:
+    def references(self) -> dict[str, str]:
         """Values for the template's !Ref / !Sub / !FindInMap, as a local deployment."""
         references = {
             "Stage": "local",
@@ -334,7 +336,7 @@ class LocalStack:
                 if parameters is None:
                     continue
                 try:
-                    claims = verify_authorization(headers.get("authorization"), self._secret)
+                    claims = verify_authorization(headers.get("authorization"), self.signing_secret)
                 except Unauthorized:
                     return 401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}'
                 event = http_api_event(

@@ -1,0 +1,118 @@
+"""`make demo`: the whole pipeline on one machine, on a simulated Apple Watch user.
+
+Starts the local stack, uploads a 30-day backfill and incremental syncs with deletions over
+HTTP, prints a summary, checks it against a direct query of the database, and stops
+everything it started.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from hksync.client import HksyncClient
+from hksync.local.auth import issue_token
+from hksync.local.stack import LocalStack
+from hksync.simulate import SimulationReport, print_report, simulate, simulated_user
+
+DEMO_USER = "demo-user-0001"
+
+
+def _database_view(database_url: str, user_id: str) -> dict[str, tuple[int, int]]:
+    """sample_type -> (live rows, tombstones), straight from PostgreSQL."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """SELECT sample_type, count(*) FILTER (WHERE deleted_at IS NULL),
+                      count(*) FILTER (WHERE deleted_at IS NOT NULL)
+               FROM health_samples WHERE user_id = %s GROUP BY sample_type""",
+            (user_id,),
+        ).fetchall()
+    return {sample_type: (live, gone) for sample_type, live, gone in rows}
+
+
+def _reset_user(database_url: str, user_id: str) -> None:
+    # The demo's user starts from nothing, so the summary describes this run only.
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM health_samples WHERE user_id = %s", (user_id,))
+        conn.execute("DELETE FROM sync_anchors WHERE user_id = %s", (user_id,))
+        conn.execute("DELETE FROM sync_sessions WHERE user_id = %s", (user_id,))
+
+
+def run_demo(root: Path, options: dict[str, Any], *, database_url: str | None = None) -> int:
+    # Wide enough for the tables when the output is not a terminal (CI logs, `| tee`).
+    console = Console(width=None if Console().is_terminal else 132)
+    started = time.perf_counter()
+    console.print(
+        "[bold]hksync demo[/bold]: starting the local stack (moto, PostgreSQL, functions)..."
+    )
+    stack = LocalStack(root, port=0, database_url=database_url, function_log_level="WARNING")
+    try:
+        info = stack.start()
+        console.print(f"stack up in {time.perf_counter() - started:.1f}s at {info.api_url}")
+        _reset_user(info.database_url, DEMO_USER)
+        user = simulated_user(options)
+        token = issue_token(DEMO_USER, stack.signing_secret)
+        with HksyncClient(info.api_url, token) as client:
+            report = simulate(
+                client,
+                user,
+                user_id=DEMO_USER,
+                days=options["days"],
+                incremental_syncs=options["incremental_syncs"],
+                hours_between=options["hours_between"],
+            )
+        print_report(report, console)
+        consistent = _check_against_database(
+            console, report, user.live_samples(), user.deleted_uuids(), info.database_url
+        )
+    finally:
+        stack.stop()
+    console.print(f"stack stopped; demo took {time.perf_counter() - started:.1f}s")
+    return 0 if report.complete and consistent else 1
+
+
+def _check_against_database(
+    console: Console,
+    report: SimulationReport,
+    live: dict[str, dict[str, Any]],
+    deleted: set[str],
+    database_url: str,
+) -> bool:
+    expected: dict[str, int] = {}
+    for sample in live.values():
+        expected[sample["sample_type"]] = expected.get(sample["sample_type"], 0) + 1
+    stored = _database_view(database_url, report.user_id)
+    table = Table(
+        title="Check: the simulator's expectation vs a direct database query", title_justify="left"
+    )
+    for column in ("type", "expected live", "live rows", "tombstones", "match"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    consistent = True
+    for sample_type in sorted(set(expected) | set(stored)):
+        live_rows, tombstones = stored.get(sample_type, (0, 0))
+        match = live_rows == expected.get(sample_type, 0)
+        consistent &= match
+        table.add_row(
+            sample_type.removeprefix("HKQuantityTypeIdentifier").removeprefix(
+                "HKCategoryTypeIdentifier"
+            ),
+            f"{expected.get(sample_type, 0):,}",
+            f"{live_rows:,}",
+            f"{tombstones:,}",
+            "yes" if match else "NO",
+        )
+    total_tombstones = sum(gone for _, gone in stored.values())
+    total_live = sum(live_rows for live_rows, _ in stored.values())
+    consistent &= total_tombstones == len(deleted)
+    console.print(table)
+    console.print(
+        f"live samples: expected {len(live):,}, stored {total_live:,}; "
+        f"deletions: expected {len(deleted):,}, tombstones {total_tombstones:,} -> "
+        + ("[green]consistent[/green]" if consistent else "[red]INCONSISTENT[/red]")
+    )
+    return consistent

@@ -1,0 +1,699 @@
+"""template.yaml, checked offline: SAM transform, cfn-lint, settings, IAM, bucket, API, events.
+
+The SAM template is transformed into plain CloudFormation with samtranslator (what
+CloudFormation itself runs for ``Transform: AWS::Serverless-2016-10-31``), and most checks read
+the result: that is what gets deployed, Globals merged and SAM's generated roles, permissions and
+OpenAPI body included.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import os
+import re
+import warnings
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model, S3Model
+from pytest_socket import disable_socket
+
+from hksync.contract.models import Chunk, SyncCommit
+from hksync.settings import (
+    ConfigurationError,
+    DatabaseSettings,
+    IngestSettings,
+    ProcessorSettings,
+    QuerySettings,
+    load_settings,
+)
+from tests.infrastructure.template import (
+    DEPLOY_REGION,
+    DEPLOY_TIME_PARAMETERS,
+    EVENTS_DIR,
+    PLACEHOLDER,
+    STAGES,
+    TEMPLATE_PATH,
+    Resolver,
+    as_list,
+    broad_grants,
+    describe,
+    environment_of,
+    http_api_routes,
+    integration_function,
+    lint,
+    load_sam_template,
+    load_samconfig,
+    parameter_values,
+    parse_parameter_overrides,
+    policy_documents,
+    resources_of_type,
+    role_documents,
+    role_of,
+    statements,
+    to_cloudformation,
+)
+
+#: Each function and the settings model its code loads at cold start.
+FUNCTION_SETTINGS: dict[str, type[IngestSettings | ProcessorSettings | QuerySettings]] = {
+    "IngestFunction": IngestSettings,
+    "ProcessorFunction": ProcessorSettings,
+    "QueryFunction": QuerySettings,
+}
+#: Variables every function gets that Powertools reads, not the settings models.
+POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
+
+ROUTES = {
+    "PUT /v1/syncs/{sync_id}/chunks/{seq}": "IngestFunction",
+    "POST /v1/syncs/{sync_id}/chunks/{seq}/upload-url": "IngestFunction",
+    "PUT /v1/syncs/{sync_id}/commit": "IngestFunction",
+    "GET /v1/syncs/{sync_id}": "QueryFunction",
+    "GET /v1/anchors": "QueryFunction",
+}
+DATABASE_FUNCTIONS = ("ProcessorFunction", "QueryFunction")
+RAW_BUCKET_DEV = f"hksync-raw-dev-123456789012-{DEPLOY_REGION}"
+
+
+@pytest.fixture(autouse=True)
+def _offline() -> None:
+    """Unit tier: no network (pytest-socket lifts the guard after every test: set it again)."""
+    disable_socket()
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    disable_socket()  # module fixtures are set up before the function-scoped guard
+    return load_sam_template()
+
+
+@pytest.fixture(scope="module")
+def cfn(sam: dict[str, Any]) -> dict[str, Any]:
+    """The template as CloudFormation receives it after the SAM transform (dev values)."""
+    disable_socket()
+    return to_cloudformation(sam, parameter_values(sam, "dev"))
+
+
+@pytest.fixture(scope="module")
+def resolve(cfn: dict[str, Any], sam: dict[str, Any]) -> Resolver:
+    """Intrinsic functions evaluated as in the dev deploy."""
+    return Resolver(cfn, parameter_values(sam, "dev"))
+
+
+def resources(cfn: dict[str, Any]) -> dict[str, Any]:
+    resources: dict[str, Any] = cfn["Resources"]
+    return resources
+
+
+def properties(cfn: dict[str, Any], name: str) -> dict[str, Any]:
+    props: dict[str, Any] = cfn["Resources"][name]["Properties"]
+    return props
+
+
+# ------------------------------------------------------------------------------------------
+# Transform and lint
+# ------------------------------------------------------------------------------------------
+def _assert_no_lint_errors(findings: list[Any], what: str) -> None:
+    errors = [describe(m) for m in findings if m.rule.id.startswith("E")]
+    others = [describe(m) for m in findings if not m.rule.id.startswith("E")]
+    for finding in others:
+        warnings.warn(f"cfn-lint ({what}): {finding}", stacklevel=2)
+    assert not errors, f"cfn-lint errors in the {what}:\n" + "\n".join(errors + others)
+
+
+def test_sam_template_lints_without_errors() -> None:
+    # What `sam validate --lint` runs: cfn-lint on the SAM template (with SAM's schemas).
+    _assert_no_lint_errors(lint(TEMPLATE_PATH.read_text()), "SAM template")
+
+
+def test_transformed_template_lints_without_errors(cfn: dict[str, Any]) -> None:
+    _assert_no_lint_errors(lint(cfn), "transformed template")
+
+
+def test_transform_turns_every_sam_resource_into_cloudformation(cfn: dict[str, Any]) -> None:
+    assert "Globals" not in cfn
+    serverless = [
+        name for name, r in resources(cfn).items() if r["Type"].startswith("AWS::Serverless::")
+    ]
+    assert serverless == []
+
+
+def test_transform_never_asks_iam_for_managed_policies(sam: dict[str, Any]) -> None:
+    # The offline loader must fail loudly rather than let a name pass through unresolved.
+    function = {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {
+            "CodeUri": "functions/x/",
+            "Handler": "app.handler",
+            "Runtime": "python3.12",
+            "Policies": ["NoSuchAwsManagedPolicyName"],
+        },
+    }
+    template = {"Transform": sam["Transform"], "Resources": {"Probe": function}}
+    with pytest.raises(LookupError, match="does not know offline"):
+        to_cloudformation(template)
+
+
+# ------------------------------------------------------------------------------------------
+# Configuration: every function's environment satisfies its settings model
+# ------------------------------------------------------------------------------------------
+def _resolved_environment(
+    sam: dict[str, Any], cfn: dict[str, Any], function: str, stage: str
+) -> dict[str, Any]:
+    resolve = Resolver(cfn, parameter_values(sam, stage))
+    return {name: resolve(value) for name, value in environment_of(cfn, function).items()}
+
+
+def _use_environment(
+    monkeypatch: pytest.MonkeyPatch, model: type[Any], variables: dict[str, str]
+) -> None:
+    """Exactly ``variables`` for the names the model reads: the developer's own environment
+    (a DATABASE_URL for the test database, say) must not make a template gap pass unseen."""
+    names = {field.upper() for field in model.model_fields} | set(variables)
+    for key in list(os.environ):
+        if key.upper() in names:
+            monkeypatch.delenv(key)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+
+def _required_variables(model: type[Any]) -> list[str]:
+    required = [name.upper() for name, field in model.model_fields.items() if field.is_required()]
+    if issubclass(model, DatabaseSettings):
+        required.append("DB_SECRET_ARN")  # one of DATABASE_URL/DB_SECRET_ARN; AWS uses the secret
+    return required
+
+
+def test_every_function_has_a_settings_model(cfn: dict[str, Any]) -> None:
+    functions = set(resources_of_type(cfn, "AWS::Lambda::Function"))
+    assert functions == set(FUNCTION_SETTINGS)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("function", sorted(FUNCTION_SETTINGS))
+def test_function_environment_satisfies_its_settings(
+    function: str,
+    stage: str,
+    sam: dict[str, Any],
+    cfn: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = FUNCTION_SETTINGS[function]
+    _use_environment(monkeypatch, model, _resolved_environment(sam, cfn, function, stage))
+
+    settings = load_settings(model)
+
+    assert settings.stage == stage
+    if isinstance(settings, DatabaseSettings):
+        assert settings.db_secret_arn == DEPLOY_TIME_PARAMETERS["DatabaseSecretArn"]
+        assert settings.database_url is None
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_SETTINGS))
+def test_function_sets_only_variables_its_code_reads(function: str, cfn: dict[str, Any]) -> None:
+    # A misspelt optional variable (DB_NAMES) would otherwise be ignored without a word.
+    known = {name.upper() for name in FUNCTION_SETTINGS[function].model_fields}
+    unknown = set(environment_of(cfn, function)) - known - POWERTOOLS_VARIABLES
+    assert not unknown, f"{function} sets variables no settings model reads: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize(
+    ("function", "variable"),
+    [
+        (function, variable)
+        for function, model in sorted(FUNCTION_SETTINGS.items())
+        for variable in _required_variables(model)
+    ],
+)
+def test_missing_variable_fails_at_start_naming_it(
+    function: str,
+    variable: str,
+    sam: dict[str, Any],
+    cfn: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = FUNCTION_SETTINGS[function]
+    variables = _resolved_environment(sam, cfn, function, "dev")
+    assert variable in variables, f"template.yaml gives {function} no {variable}"
+    del variables[variable]
+    _use_environment(monkeypatch, model, variables)
+
+    with pytest.raises(ConfigurationError, match=rf"\b{variable}\b") as failure:
+        load_settings(model)
+    assert "missing" in str(failure.value)
+
+
+def test_environment_resolves_to_the_stage_values(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
+    ingest = _resolved_environment(sam, cfn, "IngestFunction", "prod")
+    processor = _resolved_environment(sam, cfn, "ProcessorFunction", "prod")
+    assert ingest["STAGE"] == processor["STAGE"] == "prod"
+    assert ingest["POWERTOOLS_SERVICE_NAME"] == "hksync"
+    assert ingest["POWERTOOLS_METRICS_NAMESPACE"] == "hksync"
+    assert ingest["LOG_LEVEL"] == "INFO"
+    # Ingest refers to the bucket, the processor builds its name (no circular dependency):
+    # both must name the same bucket.
+    assert (
+        ingest["RAW_BUCKET"]
+        == processor["RAW_BUCKET"]
+        == f"hksync-raw-prod-123456789012-{DEPLOY_REGION}"
+    )
+
+
+def test_log_level_can_never_be_debug(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
+    # Lambda sets the root logger to the application level: at DEBUG, botocore would log
+    # request and response bodies (samples, the database password).
+    assert not {"DEBUG", "TRACE"} & set(sam["Parameters"]["LogLevel"]["AllowedValues"])
+    for function in FUNCTION_SETTINGS:
+        logging_config = properties(cfn, function)["LoggingConfig"]
+        assert logging_config["ApplicationLogLevel"] == {"Ref": "LogLevel"}
+        assert environment_of(cfn, function)["LOG_LEVEL"] == {"Ref": "LogLevel"}
+
+
+# ------------------------------------------------------------------------------------------
+# Functions and layers
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("function", sorted(FUNCTION_SETTINGS))
+def test_function_runtime_architecture_tracing_and_layers(
+    function: str, cfn: dict[str, Any], sam: dict[str, Any]
+) -> None:
+    props = properties(cfn, function)
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["Handler"] == "app.handler"
+    layer_sources = {properties(cfn, layer["Ref"])["Content"]["S3Key"] for layer in props["Layers"]}
+    assert layer_sources == {"layers/dependencies", "layers/hksync"}
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": f"{function}LogGroup"}
+    code_uri = sam["Resources"][function]["Properties"]["CodeUri"]
+    assert code_uri == f"functions/{function.removesuffix('Function').lower()}/"
+
+
+def test_layers_are_built_by_their_makefiles(sam: dict[str, Any]) -> None:
+    dependencies = sam["Resources"]["DependenciesLayer"]
+    hksync = sam["Resources"]["HksyncLayer"]
+    assert dependencies["Properties"]["ContentUri"] == "layers/dependencies/"
+    assert dependencies["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert dependencies["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert dependencies["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert hksync["Properties"]["ContentUri"] == "layers/hksync/"
+    assert hksync["Metadata"]["BuildMethod"] == "makefile"
+
+
+def test_only_database_functions_are_in_the_vpc(cfn: dict[str, Any]) -> None:
+    for function in DATABASE_FUNCTIONS:
+        assert properties(cfn, function)["VpcConfig"] == {
+            "SubnetIds": {"Ref": "VpcSubnetIds"},
+            "SecurityGroupIds": {"Ref": "VpcSecurityGroupIds"},
+        }
+        assert environment_of(cfn, function)["DB_SECRET_ARN"] == {"Ref": "DatabaseSecretArn"}
+    # The write path touches only S3: uploads keep working while the database is down.
+    ingest = properties(cfn, "IngestFunction")
+    assert "VpcConfig" not in ingest
+    assert not {"DB_SECRET_ARN", "DB_NAME", "DATABASE_URL"} & set(
+        environment_of(cfn, "IngestFunction")
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# IAM: least privilege
+# ------------------------------------------------------------------------------------------
+def test_no_policy_grants_wildcards_on_data_services(cfn: dict[str, Any]) -> None:
+    problems = [
+        f"{where}: {problem}"
+        for where, document in policy_documents(cfn)
+        for statement in statements(document)
+        for problem in broad_grants(statement)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b/*"},
+        {"Effect": "Allow", "Action": ["s3:*"], "Resource": "arn:aws:s3:::b/*"},
+        {"Effect": "Allow", "Action": "SQS:*", "Resource": "arn:aws:sqs:eu-central-1:1:q"},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": ["*"]},
+        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"},
+    ],
+)
+def test_wildcard_checker_flags(statement: dict[str, Any]) -> None:
+    assert broad_grants(statement)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/raw/*"},
+        {"Effect": "Allow", "Action": "xray:PutTraceSegments", "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
+    ],
+)
+def test_wildcard_checker_passes(statement: dict[str, Any]) -> None:
+    assert broad_grants(statement) == []
+
+
+def test_roles_attach_only_expected_aws_managed_policies(cfn: dict[str, Any]) -> None:
+    allowed = {
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+    }
+    own = set(resources_of_type(cfn, "AWS::IAM::ManagedPolicy"))
+    for name, role in resources_of_type(cfn, "AWS::IAM::Role").items():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            if isinstance(arn, dict):
+                assert arn.get("Ref") in own, f"{name} attaches {arn}"
+            else:
+                assert arn in allowed, f"{name} attaches {arn}: review it, then allow it here"
+
+
+def _grants(cfn: dict[str, Any], resolve: Resolver, function: str) -> set[tuple[str, str]]:
+    grants = set()
+    for document in role_documents(cfn, role_of(cfn, function)):
+        for statement in statements(document):
+            assert statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
+                    grants.add((action, resolve(resource)))
+    return grants
+
+
+def test_function_permissions_are_least_privilege(cfn: dict[str, Any], resolve: Resolver) -> None:
+    bucket = f"arn:aws:s3:::{RAW_BUCKET_DEV}"
+    objects = f"{bucket}/raw/*"
+    secret = DEPLOY_TIME_PARAMETERS["DatabaseSecretArn"]
+    assert _grants(cfn, resolve, "IngestFunction") == {
+        ("s3:PutObject", objects),
+        ("s3:GetObject", objects),
+    }
+    assert _grants(cfn, resolve, "QueryFunction") == {
+        ("s3:ListBucket", bucket),
+        ("secretsmanager:GetSecretValue", secret),
+    }
+    assert _grants(cfn, resolve, "ProcessorFunction") == {
+        ("s3:GetObject", objects),
+        ("s3:ListBucket", bucket),
+        ("secretsmanager:GetSecretValue", secret),
+        ("sqs:SendMessage", PLACEHOLDER),  # the dead-letter queue; see the DLQ test
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# Raw bucket
+# ------------------------------------------------------------------------------------------
+def test_raw_bucket_denies_requests_without_tls(cfn: dict[str, Any]) -> None:
+    (policy,) = [
+        p["Properties"]
+        for p in resources_of_type(cfn, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": "RawBucket"}
+    ]
+    denials = [
+        s
+        for s in statements(policy["PolicyDocument"])
+        if s["Effect"] == "Deny"
+        and s.get("Principal") in ("*", {"AWS": "*"})
+        and "s3:*" in as_list(s["Action"])
+        and str(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")).lower()
+        == "false"
+    ]
+    assert len(denials) == 1
+    assert as_list(denials[0]["Resource"]) == [
+        {"Fn::GetAtt": ["RawBucket", "Arn"]},
+        {"Fn::Sub": "${RawBucket.Arn}/*"},
+    ]
+
+
+def test_raw_bucket_is_private_versioned_encrypted(cfn: dict[str, Any]) -> None:
+    bucket = properties(cfn, "RawBucket")
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert resources(cfn)["RawBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_raw_bucket_lifecycle(cfn: dict[str, Any]) -> None:
+    rules = {r["Id"]: r for r in properties(cfn, "RawBucket")["LifecycleConfiguration"]["Rules"]}
+    assert all(rule["Status"] == "Enabled" for rule in rules.values())
+    to_ia = [r for r in rules.values() if r.get("Prefix") == "raw/" and "Transitions" in r]
+    assert len(to_ia) == 1
+    assert to_ia[0]["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]
+    assert any("AbortIncompleteMultipartUpload" in r for r in rules.values())
+
+
+def test_raw_bucket_name_is_the_one_the_processor_builds(
+    cfn: dict[str, Any], resolve: Resolver
+) -> None:
+    bucket_name = resolve(properties(cfn, "RawBucket")["BucketName"])
+    assert bucket_name == RAW_BUCKET_DEV
+    assert resolve(environment_of(cfn, "ProcessorFunction")["RAW_BUCKET"]) == bucket_name
+    assert resolve(environment_of(cfn, "IngestFunction")["RAW_BUCKET"]) == bucket_name
+
+
+# ------------------------------------------------------------------------------------------
+# Processor: S3 trigger, concurrency, failures
+# ------------------------------------------------------------------------------------------
+def test_processor_is_subscribed_to_objects_created_under_raw(cfn: dict[str, Any]) -> None:
+    notifications = properties(cfn, "RawBucket")["NotificationConfiguration"]
+    assert notifications["LambdaConfigurations"] == [
+        {
+            "Event": "s3:ObjectCreated:*",
+            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "raw/"}]}},
+            "Function": {"Fn::GetAtt": ["ProcessorFunction", "Arn"]},
+        }
+    ]
+    (permission,) = [
+        p["Properties"]
+        for p in resources_of_type(cfn, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "s3.amazonaws.com"
+    ]
+    assert permission["FunctionName"] == {"Ref": "ProcessorFunction"}
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_processor_failures_go_to_the_dead_letter_queue(cfn: dict[str, Any]) -> None:
+    (config,) = resources_of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+    config = config["Properties"]
+    assert config["FunctionName"] == {"Ref": "ProcessorFunction"}
+    assert config["MaximumRetryAttempts"] == 2
+    dlq = {"Fn::GetAtt": ["ProcessorDeadLetterQueue", "Arn"]}
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == dlq
+    # ...and the processor may send to it, and only to it.
+    sends = [
+        s
+        for document in role_documents(cfn, role_of(cfn, "ProcessorFunction"))
+        for s in statements(document)
+        if any(a.startswith("sqs:") for a in as_list(s["Action"]))
+    ]
+    assert [s["Resource"] for s in sends] == [dlq]
+    queue = properties(cfn, "ProcessorDeadLetterQueue")
+    assert queue.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in queue
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_processor_concurrency_is_a_parameter(cfn: dict[str, Any], sam: dict[str, Any]) -> None:
+    reserved = properties(cfn, "ProcessorFunction")["ReservedConcurrentExecutions"]
+    assert reserved == {"Ref": "ProcessorReservedConcurrency"}
+    assert sam["Parameters"]["ProcessorReservedConcurrency"]["Type"] == "Number"
+
+
+# ------------------------------------------------------------------------------------------
+# HTTP API
+# ------------------------------------------------------------------------------------------
+def test_api_has_exactly_the_routes_of_the_contract(cfn: dict[str, Any]) -> None:
+    routes = http_api_routes(cfn)
+    assert {key: integration_function(op) for key, op in routes.items()} == ROUTES
+
+
+def test_every_route_requires_the_jwt_authorizer(cfn: dict[str, Any]) -> None:
+    (api,) = resources_of_type(cfn, "AWS::ApiGatewayV2::Api").values()
+    schemes = api["Properties"]["Body"]["components"]["securitySchemes"]
+    (name,) = schemes
+    authorizer = schemes[name]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "jwt"
+    assert authorizer["identitySource"] == "$request.header.Authorization"
+    for route, operation in http_api_routes(cfn).items():
+        assert operation.get("security") == [{name: []}], f"{route} is not behind {name}"
+
+
+def test_jwt_issuer_is_the_parameter_or_the_created_user_pool(cfn: dict[str, Any]) -> None:
+    assert cfn["Conditions"]["CreateUserPool"] == {"Fn::Equals": [{"Ref": "JwtIssuer"}, ""]}
+    (api,) = resources_of_type(cfn, "AWS::ApiGatewayV2::Api").values()
+    (scheme,) = api["Properties"]["Body"]["components"]["securitySchemes"].values()
+    config = scheme["x-amazon-apigateway-authorizer"]["jwtConfiguration"]
+    issuer_if = config["issuer"]["Fn::If"]
+    assert issuer_if[0] == "CreateUserPool"
+    assert "${UserPool}" in issuer_if[1]["Fn::Sub"]
+    assert issuer_if[2] == {"Ref": "JwtIssuer"}
+    audience_if = config["audience"]["Fn::If"]
+    assert audience_if[:2] == ["CreateUserPool", [{"Ref": "UserPoolClient"}]]
+    for name in ("UserPool", "UserPoolClient"):
+        assert resources(cfn)[name]["Condition"] == "CreateUserPool"
+    assert properties(cfn, "UserPoolClient")["GenerateSecret"] is False
+
+
+def test_api_has_no_cors_and_logs_access(cfn: dict[str, Any]) -> None:
+    (api,) = resources_of_type(cfn, "AWS::ApiGatewayV2::Api").values()
+    assert "CorsConfiguration" not in api["Properties"]
+    assert "x-amazon-apigateway-cors" not in api["Properties"]["Body"]
+    (stage,) = resources_of_type(cfn, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["StageName"] == {"Ref": "Stage"}
+    access = stage["Properties"]["AccessLogSettings"]
+    assert access["DestinationArn"] == {"Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]}
+    assert "$context.requestId" in access["Format"]
+    assert "$context.requestBody" not in access["Format"]  # no health data in access logs
+
+
+def test_log_groups_have_the_retention_parameter(cfn: dict[str, Any]) -> None:
+    groups = resources_of_type(cfn, "AWS::Logs::LogGroup")
+    assert set(groups) == {f"{f}LogGroup" for f in FUNCTION_SETTINGS} | {"HttpApiAccessLogGroup"}
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_outputs(cfn: dict[str, Any]) -> None:
+    outputs = cfn["Outputs"]
+    assert {"ApiUrl", "RawBucketName", "ProcessorDeadLetterQueueUrl"} <= set(outputs)
+    assert outputs["UserPoolId"]["Condition"] == "CreateUserPool"
+    assert outputs["UserPoolClientId"]["Condition"] == "CreateUserPool"
+
+
+# ------------------------------------------------------------------------------------------
+# samconfig.toml
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("environment", "stage", "confirm"),
+    [
+        ("default", "dev", False),
+        ("dev", "dev", False),
+        ("staging", "staging", False),
+        ("prod", "prod", True),
+    ],
+)
+def test_samconfig_environment(environment: str, stage: str, confirm: bool) -> None:
+    config = load_samconfig()[environment]
+    assert config["global"]["parameters"] == {
+        "stack_name": f"hksync-{stage}",
+        "region": DEPLOY_REGION,
+    }
+    deploy = config["deploy"]["parameters"]
+    assert set(deploy["capabilities"].split()) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
+    assert parse_parameter_overrides(deploy["parameter_overrides"]) == {"Stage": stage}
+    assert deploy["resolve_s3"] is True
+    assert deploy["confirm_changeset"] is confirm
+    assert config["build"]["parameters"] == {"cached": True, "parallel": True}
+
+
+def test_parameters_without_default_are_known_to_the_tests(sam: dict[str, Any]) -> None:
+    # A new required parameter must also be given to CI's deploy (and to DEPLOY_TIME_PARAMETERS).
+    required = {name for name, spec in sam["Parameters"].items() if "Default" not in spec}
+    assert required == set(DEPLOY_TIME_PARAMETERS)
+
+
+# ------------------------------------------------------------------------------------------
+# events/: sample events for `sam local invoke`
+# ------------------------------------------------------------------------------------------
+HTTP_EVENTS = {
+    "ingest_put_chunk.json": "PUT /v1/syncs/{sync_id}/chunks/{seq}",
+    "ingest_put_chunk_gzip.json": "PUT /v1/syncs/{sync_id}/chunks/{seq}",
+    "ingest_upload_url.json": "POST /v1/syncs/{sync_id}/chunks/{seq}/upload-url",
+    "ingest_commit.json": "PUT /v1/syncs/{sync_id}/commit",
+    "query_sync_status.json": "GET /v1/syncs/{sync_id}",
+    "query_anchors.json": "GET /v1/anchors",
+}
+S3_EVENTS = {"processor_s3_put.json"}
+DEMO_USER = "demo-user-0001"
+DEMO_SYNC = "0b9c6f3e-3d1a-4a8e-9d55-6c1f2f5a7b10"
+RAW_KEY = re.compile(
+    r"^raw/(?P<user>[^/]+)/(?P<sync_id>[0-9a-f-]{36})/"
+    r"(?:chunks/(?P<seq>\d{6})\.json(?:\.gz)?|commit\.json)$"
+)
+
+
+def _event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
+    return event
+
+
+def _body(event: dict[str, Any]) -> bytes:
+    body = event["body"]
+    raw = base64.b64decode(body) if event["isBase64Encoded"] else body.encode()
+    if event["headers"].get("content-encoding") == "gzip":
+        raw = gzip.decompress(raw)
+    return raw
+
+
+def test_events_folder_has_an_event_for_every_route_and_trigger() -> None:
+    assert {p.name for p in EVENTS_DIR.glob("*.json")} >= set(HTTP_EVENTS) | S3_EVENTS
+    assert set(HTTP_EVENTS.values()) == set(ROUTES)
+
+
+@pytest.mark.parametrize("name", sorted(HTTP_EVENTS))
+def test_http_event_is_a_payload_v2_event_of_its_route(name: str, cfn: dict[str, Any]) -> None:
+    event = APIGatewayProxyEventV2Model.model_validate(_event(name))
+    route = HTTP_EVENTS[name]
+    assert event.routeKey == event.requestContext.routeKey == route
+    assert name.startswith(ROUTES[route].removesuffix("Function").lower())
+    assert route in http_api_routes(cfn)
+    # Identity comes from the verified token: the authorizer's claims.
+    authorizer = event.requestContext.authorizer
+    assert authorizer is not None
+    assert authorizer.jwt is not None
+    assert authorizer.jwt.claims["sub"] == DEMO_USER
+    # The path the client called, with the stage prefix a named HTTP API stage adds.
+    method, template = route.split(" ", 1)
+    parameters = event.pathParameters or {}
+    path = template.format(**parameters)
+    assert event.requestContext.http.method == method
+    assert event.rawPath == event.requestContext.http.path == f"/{event.requestContext.stage}{path}"
+    assert set(re.findall(r"\{(\w+)\}", template)) == set(parameters)
+    if "sync_id" in template:
+        assert parameters["sync_id"] == DEMO_SYNC
+
+
+def test_chunk_events_carry_a_valid_chunk_plain_and_gzipped() -> None:
+    plain = _event("ingest_put_chunk.json")
+    gzipped = _event("ingest_put_chunk_gzip.json")
+    assert gzipped["isBase64Encoded"] is True
+    assert gzipped["headers"]["content-encoding"] == "gzip"
+    assert _body(gzipped) == _body(plain)
+    chunk = Chunk.model_validate_json(_body(plain))
+    assert str(chunk.sync_id) == plain["pathParameters"]["sync_id"]
+    assert chunk.seq == int(plain["pathParameters"]["seq"]) == 0
+    assert chunk.sample_type == "HKQuantityTypeIdentifierHeartRate"
+    assert chunk.samples
+
+
+def test_commit_event_carries_a_valid_commit() -> None:
+    commit = SyncCommit.model_validate_json(_body(_event("ingest_commit.json")))
+    assert commit.chunk_count == 1
+    assert commit.anchors == {"HKQuantityTypeIdentifierHeartRate": "AAAA"}
+
+
+def test_processor_event_is_an_s3_put_of_the_chunk() -> None:
+    event = S3Model.model_validate(_event("processor_s3_put.json"))
+    (record,) = event.Records
+    assert record.eventSource == "aws:s3"
+    assert record.eventName == "ObjectCreated:Put"
+    assert record.s3.bucket.name == "hksync-raw-local"
+    stored_object = record.s3.object
+    assert stored_object is not None
+    key = RAW_KEY.match(stored_object.key)
+    assert key, stored_object.key
+    assert key["user"] == DEMO_USER
+    assert key["sync_id"] == DEMO_SYNC
+    assert key["seq"] == "000000"
+    # The object is the chunk the ingest event uploads: same size and ETag (MD5 of a PUT).
+    stored = _body(_event("ingest_put_chunk.json"))
+    assert stored_object.size == len(stored)
+    assert stored_object.eTag == hashlib.md5(stored).hexdigest()  # noqa: S324
