@@ -45,8 +45,9 @@ def _local_up(arguments: argparse.Namespace) -> int:
 
 def _local_token(arguments: argparse.Namespace) -> int:
     from hksync.local.auth import issue_token, signing_secret
+    from hksync.local.stack import default_state_dir
 
-    secret = signing_secret(PROJECT_ROOT / ".hksync")
+    secret = signing_secret(default_state_dir(PROJECT_ROOT))
     print(issue_token(arguments.user, secret, valid_for=timedelta(hours=arguments.hours)))
     return 0
 
@@ -70,16 +71,16 @@ def _simulate(arguments: argparse.Namespace) -> int:
         url, token = arguments.url, arguments.token
     else:
         from hksync.local.auth import issue_token, signing_secret
-        from hksync.local.stack import StackInfo
+        from hksync.local.stack import StackInfo, default_state_dir
 
-        state = PROJECT_ROOT / ".hksync" / "stack.json"
+        state = default_state_dir(PROJECT_ROOT) / "stack.json"
         if not state.exists():
             print(
                 "no local stack is running: start `hksync local up`, or pass --url", file=sys.stderr
             )
             return 2
         url = StackInfo.load(state).api_url
-        token = issue_token(arguments.user, signing_secret(PROJECT_ROOT / ".hksync"))
+        token = issue_token(arguments.user, signing_secret(default_state_dir(PROJECT_ROOT)))
     report = run_and_report(url, token, arguments.user, _simulation_options(arguments))
     return 0 if report.complete else 1
 

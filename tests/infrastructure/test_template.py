@@ -685,7 +685,7 @@ def test_processor_event_is_an_s3_put_of_the_chunk() -> None:
     (record,) = event.Records
     assert record.eventSource == "aws:s3"
     assert record.eventName == "ObjectCreated:Put"
-    assert record.s3.bucket.name == "hksync-raw-local"
+    assert record.s3.bucket.name == "hksync-raw-local-123456789012-us-east-1"
     stored_object = record.s3.object
     assert stored_object is not None
     key = RAW_KEY.match(stored_object.key)

@@ -8,8 +8,9 @@ in-process and the embedded PostgreSQL is started for the call.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from hksync.local.stack import (
     EmbeddedPostgres,
     LocalStack,
     StackInfo,
+    default_state_dir,
 )
 from hksync.local.template import resolve_environment
 
@@ -29,7 +31,8 @@ from hksync.local.template import resolve_environment
 @contextmanager
 def _services(root: Path, bucket: str) -> Iterator[tuple[str | None, str]]:
     """(AWS endpoint or None for in-process moto, database URL)."""
-    state = root / ".hksync" / "stack.json"
+    state_dir = default_state_dir(root)
+    state = state_dir / "stack.json"
     if state.exists():
         info = StackInfo.load(state)
         yield info.aws_endpoint_url, info.database_url
@@ -44,7 +47,7 @@ def _services(root: Path, bucket: str) -> Iterator[tuple[str | None, str]]:
         boto3.client("s3", region_name=LOCAL_REGION).create_bucket(Bucket=bucket)
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
-            postgres = EmbeddedPostgres(root / ".hksync" / "pgdata")
+            postgres = EmbeddedPostgres(state_dir / "pgdata")
             database_url = postgres.start()
             cleanup.callback(postgres.stop)
         migrate(database_url)
@@ -71,5 +74,7 @@ def invoke_function(root: Path, logical_id: str, event: dict[str, Any]) -> Any:
             environment.update({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint})
         environment.pop("DB_SECRET_ARN", None)
         os.environ.update(environment)
-        handler = load_handler(spec.code_dir, spec.handler)
-        return handler(event, FakeLambdaContext(logical_id, spec.memory_mb, spec.timeout_s))
+        # As `sam local invoke` does: the function's logs go to stderr, its result to stdout.
+        with redirect_stdout(sys.stderr):
+            handler = load_handler(spec.code_dir, spec.handler)
+            return handler(event, FakeLambdaContext(logical_id, spec.memory_mb, spec.timeout_s))

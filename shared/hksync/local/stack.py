@@ -40,7 +40,8 @@ from hksync.local.template import FunctionSpec, functions, load_template, resolv
 from hksync.local.workers import FunctionWorker, Invocation
 
 LOCAL_REGION: Final = "us-east-1"
-LOCAL_ACCOUNT: Final = "000000000000"
+# moto's default account, so that ARNs and queue URLs agree with what moto reports.
+LOCAL_ACCOUNT: Final = "123456789012"
 #: Lambda retries a failed asynchronous invocation twice (the template's MaximumRetryAttempts).
 ASYNC_RETRIES: Final = 2
 FAKE_CREDENTIALS: Final = {
@@ -48,6 +49,13 @@ FAKE_CREDENTIALS: Final = {
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
 }
+
+
+def default_state_dir(root: Path) -> Path:
+    """Where the local stack keeps its database, signing secret and stack.json.
+
+    HKSYNC_STATE_DIR moves it (tests run their own stack beside a developer's)."""
+    return Path(os.environ.get("HKSYNC_STATE_DIR") or root / ".hksync")
 
 
 def free_port() -> int:
@@ -108,9 +116,10 @@ class LocalStack:
         duplicate_rate: float = 0.05,
         seed: int | None = None,
         function_log_level: str = "INFO",
+        state_dir: Path | None = None,
     ) -> None:
         self.root = root
-        self.state_dir = root / ".hksync"
+        self.state_dir = state_dir or default_state_dir(root)
         self.port = port
         self._external_database_url = database_url
         self._processor_concurrency = processor_concurrency
