@@ -9,20 +9,20 @@ from http import HTTPStatus
 from typing import Annotated, Any
 from uuid import UUID
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync import ingest
 from hksync.api import body_bytes, current_user, http_resolver, json_response, require_json, resolve
 from hksync.aws import s3_client
 from hksync.contract.models import MAX_CHUNKS_PER_SYNC
+from hksync.observability import Metric, logger, metrics, record, tracer, user_ref
 from hksync.settings import IngestSettings, settings_for
 from hksync.storage import RawStore
 
 settings = settings_for(IngestSettings)
-logger = Logger()
 app = http_resolver()
 
 Seq = Annotated[int, Path(ge=0, lt=MAX_CHUNKS_PER_SYNC, description="Chunk number, from 0")]
@@ -32,22 +32,25 @@ def _store() -> RawStore:
     return RawStore(s3_client(), settings.raw_bucket)
 
 
+def _caller(sync_id: UUID) -> str:
+    user_id = current_user(app)
+    logger.append_keys(user=user_ref(user_id), sync_id=str(sync_id))
+    return user_id
+
+
 @app.put("/v1/syncs/<sync_id>/chunks/<seq>")
 def put_chunk(sync_id: UUID, seq: Seq) -> Response[str]:
     """Upload one chunk of a sync (JSON, optionally Content-Encoding: gzip)."""
     require_json(app)
+    body = body_bytes(app)
     accepted = ingest.accept_chunk(
-        _store(),
-        current_user(app),
-        sync_id,
-        seq,
-        body_bytes(app),
-        max_bytes=settings.max_chunk_bytes,
+        _store(), _caller(sync_id), sync_id, seq, body, max_bytes=settings.max_chunk_bytes
     )
+    record(Metric.CHUNKS_ACCEPTED if accepted.created else Metric.CHUNK_RETRIES_ACKNOWLEDGED)
+    record(Metric.CHUNK_BYTES, len(body))
     logger.info(
         "chunk accepted",
         extra={
-            "sync_id": str(sync_id),
             "seq": seq,
             "new_chunk": accepted.created,
             "items": accepted.samples + accepted.deleted,
@@ -60,7 +63,7 @@ def put_chunk(sync_id: UUID, seq: Seq) -> Response[str]:
 def upload_url(sync_id: UUID, seq: Seq) -> Response[str]:
     """A presigned S3 PUT for a chunk too large for a request body."""
     target = ingest.presign_chunk_upload(
-        _store(), current_user(app), sync_id, seq, expires_in=settings.presign_expiry_s
+        _store(), _caller(sync_id), sync_id, seq, expires_in=settings.presign_expiry_s
     )
     return json_response(HTTPStatus.OK, target)
 
@@ -69,14 +72,18 @@ def upload_url(sync_id: UUID, seq: Seq) -> Response[str]:
 def commit_sync(sync_id: UUID) -> Response[str]:
     """Close a sync: its chunk count and the new anchor per sample type."""
     require_json(app)
-    accepted = ingest.accept_commit(_store(), current_user(app), sync_id, body_bytes(app))
-    logger.info(
-        "sync committed", extra={"sync_id": str(sync_id), "chunk_count": accepted.chunk_count}
-    )
+    accepted = ingest.accept_commit(_store(), _caller(sync_id), sync_id, body_bytes(app))
+    if accepted.created:
+        record(Metric.SYNCS_COMMITTED)
+    logger.info("sync committed", extra={"chunk_count": accepted.chunk_count})
     return json_response(HTTPStatus.ACCEPTED, accepted)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(
         app,

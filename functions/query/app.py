@@ -6,8 +6,8 @@ from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync import query
@@ -15,12 +15,18 @@ from hksync.api import current_user, http_resolver, json_response
 from hksync.aws import s3_client
 from hksync.db.connection import connection
 from hksync.db.repository import Repository
+from hksync.observability import logger, tracer, user_ref
 from hksync.settings import QuerySettings, settings_for
 from hksync.storage import RawStore
 
 settings = settings_for(QuerySettings)
-logger = Logger()
 app = http_resolver()
+
+
+def _caller() -> str:
+    user_id = current_user(app)
+    logger.append_keys(user=user_ref(user_id))
+    return user_id
 
 
 @app.get("/v1/syncs/<sync_id>")
@@ -29,7 +35,7 @@ def get_sync(sync_id: UUID) -> Response[str]:
     status = query.sync_status(
         Repository(connection(settings)),
         RawStore(s3_client(), settings.raw_bucket),
-        current_user(app),
+        _caller(),
         sync_id,
     )
     return json_response(HTTPStatus.OK, status)
@@ -38,11 +44,13 @@ def get_sync(sync_id: UUID) -> Response[str]:
 @app.get("/v1/anchors")
 def get_anchors() -> Response[str]:
     """The server's anchor per sample type, for an app resuming after a reinstall."""
-    return json_response(
-        HTTPStatus.OK, query.anchors(Repository(connection(settings)), current_user(app))
-    )
+    anchors = query.anchors(Repository(connection(settings)), _caller())
+    return json_response(HTTPStatus.OK, anchors)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -9,12 +9,14 @@ and its anchors advance, only when its commit and every one of its chunks are st
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 
+from hksync.contract.errors import FieldError
 from hksync.contract.models import Chunk, StoredCommit
 from hksync.contract.parse import parse_json
 from hksync.db.repository import Repository, WriteCounts
-from hksync.errors import HksyncError
+from hksync.errors import ContractViolation, HksyncError
 from hksync.storage import ChunkKey, CommitKey, RawStore, decode_body, parse_key
 
 
@@ -29,12 +31,52 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ObjectResult:
+    """What processing one raw object did: identifiers and counts, never sample content."""
+
     key: str
     outcome: Outcome
+    target: ChunkKey | CommitKey | None = None
     sync_state: str | None = None
+    previous_sync_state: str | None = None
     sample_type: str | None = None
     counts: WriteCounts = field(default_factory=WriteCounts)
-    failure_reason: str | None = None
+    failure: HksyncError | None = None
+    #: Seconds from the object's upload to its rows being committed.
+    lag_s: float | None = None
+
+    @property
+    def kind(self) -> str:
+        return {ChunkKey: "chunk", CommitKey: "commit"}.get(type(self.target), "other")
+
+    @property
+    def user_id(self) -> str | None:
+        return self.target.user_id if self.target else None
+
+    @property
+    def sync_id(self) -> str | None:
+        return str(self.target.sync_id) if self.target else None
+
+    @property
+    def seq(self) -> int | None:
+        return self.target.seq if isinstance(self.target, ChunkKey) else None
+
+    @property
+    def failure_reason(self) -> str | None:
+        return self.failure.message if self.failure else None
+
+    @property
+    def failure_fields(self) -> list[str]:
+        """Where a rejected chunk broke the contract: field paths only, safe to log."""
+        return [detail.field for detail in self.failure.details] if self.failure else []
+
+    @property
+    def completed_sync(self) -> bool:
+        """This object completed its sync (and advanced its anchors): true exactly once."""
+        return self.sync_state == "complete" and self.previous_sync_state != "complete"
+
+    @property
+    def failed_sync(self) -> bool:
+        return self.sync_state == "failed" and self.previous_sync_state != "failed"
 
 
 class ChunkProcessor:
@@ -56,15 +98,16 @@ class ChunkProcessor:
         repository = self._repository
         # Cheap early exit for redelivered events, before downloading anything.
         if repository.chunk_recorded(target.user_id, target.sync_id, target.seq):
-            return ObjectResult(key, Outcome.DUPLICATE)
+            return ObjectResult(key, Outcome.DUPLICATE, target)
         stored = self._store.get(key)
         if stored is None:
-            return ObjectResult(key, Outcome.MISSING)
+            return ObjectResult(key, Outcome.MISSING, target)
         chunk, failure = self._read_chunk(stored.body, target)
         with repository.transaction():
-            repository.lock_sync(target.user_id, target.sync_id)
+            previous = repository.lock_sync(target.user_id, target.sync_id)
             if repository.chunk_recorded(target.user_id, target.sync_id, target.seq):
-                return ObjectResult(key, Outcome.DUPLICATE)  # a concurrent delivery won
+                # A concurrent delivery won the race.
+                return ObjectResult(key, Outcome.DUPLICATE, target)
             counts = WriteCounts()
             if chunk is not None:
                 counts = repository.upsert_samples(
@@ -82,41 +125,49 @@ class ChunkProcessor:
                 uploaded_at=stored.last_modified,
                 sample_type=chunk.sample_type if chunk else None,
                 counts=counts,
-                failure_reason=failure,
+                failure_reason=failure.message if failure else None,
             )
             state = repository.settle(target.user_id, target.sync_id)
         return ObjectResult(
             key,
             Outcome.FAILED if failure else Outcome.STORED,
+            target,
             sync_state=state,
+            previous_sync_state=previous,
             sample_type=chunk.sample_type if chunk else None,
             counts=counts,
-            failure_reason=failure,
+            failure=failure,
+            lag_s=(datetime.now(UTC) - stored.last_modified).total_seconds(),
         )
 
-    def _read_chunk(self, body: bytes, target: ChunkKey) -> tuple[Chunk | None, str | None]:
-        """The validated chunk, or the reason it can never be stored (not retried)."""
+    def _read_chunk(self, body: bytes, target: ChunkKey) -> tuple[Chunk | None, HksyncError | None]:
+        """The validated chunk, or why it can never be stored (permanent: not retried)."""
         try:
             chunk = parse_json(Chunk, decode_body(body, self._max_bytes))
         except HksyncError as error:
-            return None, error.message
+            return None, error
         if (chunk.sync_id, chunk.seq) != (target.sync_id, target.seq):
-            return None, (
-                f"the body says sync {chunk.sync_id} chunk {chunk.seq}, "
-                f"but it was uploaded as sync {target.sync_id} chunk {target.seq}"
+            return None, ContractViolation(
+                [
+                    FieldError(
+                        field="sync_id/seq",
+                        reason=f"the body says sync {chunk.sync_id} chunk {chunk.seq}, but it "
+                        f"was uploaded as sync {target.sync_id} chunk {target.seq}",
+                    )
+                ]
             )
         return chunk, None
 
     def _process_commit(self, key: str, target: CommitKey) -> ObjectResult:
         stored = self._store.get(key)
         if stored is None:
-            return ObjectResult(key, Outcome.MISSING)
+            return ObjectResult(key, Outcome.MISSING, target)
         # Written by the ingest function after validation, so a parse error here is a bug or
         # tampering: let it raise, retry and land in the dead-letter queue.
         commit = StoredCommit.model_validate_json(stored.body)
         repository = self._repository
         with repository.transaction():
-            repository.lock_sync(target.user_id, target.sync_id)
+            previous = repository.lock_sync(target.user_id, target.sync_id)
             repository.record_commit(
                 target.user_id,
                 target.sync_id,
@@ -125,4 +176,6 @@ class ChunkProcessor:
                 committed_at=commit.committed_at,
             )
             state = repository.settle(target.user_id, target.sync_id)
-        return ObjectResult(key, Outcome.COMMITTED, sync_state=state)
+        return ObjectResult(
+            key, Outcome.COMMITTED, target, sync_state=state, previous_sync_state=previous
+        )

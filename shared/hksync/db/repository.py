@@ -205,17 +205,18 @@ class Repository:
 
     # --- writes (inside a transaction) -------------------------------------------------------
 
-    def lock_sync(self, user_id: str, sync_id: UUID) -> None:
+    def lock_sync(self, user_id: str, sync_id: UUID) -> str:
         """Opens the sync if new and locks it: work on one sync is serialised, so its counters
-        and the decision to advance the anchor never race."""
+        and the decision to advance the anchor never race. Returns its state before this work."""
         self._conn.execute(
             "INSERT INTO sync_sessions (user_id, sync_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (user_id, sync_id),
         )
-        self._conn.execute(
-            "SELECT 1 FROM sync_sessions WHERE user_id = %s AND sync_id = %s FOR UPDATE",
+        row = self._conn.execute(
+            "SELECT state FROM sync_sessions WHERE user_id = %s AND sync_id = %s FOR UPDATE",
             (user_id, sync_id),
-        )
+        ).fetchone()
+        return str(row[0]) if row else "receiving"
 
     def chunk_recorded(self, user_id: str, sync_id: UUID, seq: int) -> bool:
         row = self._conn.execute(
