@@ -8,22 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync.aws import s3_client
 from hksync.contract.events import S3Notification
 from hksync.db.connection import connection
 from hksync.db.repository import Repository
+from hksync.observability import logger, metrics, report_processed, tracer
 from hksync.processing import ChunkProcessor
 from hksync.settings import ProcessorSettings, settings_for
 from hksync.storage import RawStore
 
 settings = settings_for(ProcessorSettings)
-logger = Logger()
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     processor = ChunkProcessor(
         RawStore(s3_client(), settings.raw_bucket),
@@ -38,20 +39,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             )
             continue
         result = processor.process(record.key)
-        # Counts only: never sample values, metadata, or the key (it holds the user id).
-        logger.info(
-            "object processed",
-            extra={
-                "outcome": result.outcome,
-                "sync_state": result.sync_state,
-                "sample_type": result.sample_type,
-                "received": result.counts.received,
-                "inserted": result.counts.inserted,
-                "updated": result.counts.updated,
-                "unchanged": result.counts.unchanged,
-                "deleted": result.counts.deleted,
-            },
-        )
+        report_processed(result)
         results.append(
             {"key": result.key, "outcome": result.outcome, "sync_state": result.sync_state}
         )
