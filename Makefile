@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit integration e2e demo local lock clean
+.PHONY: install test lint typecheck unit integration e2e demo local openapi lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ demo: install
 # The local stack alone, on http://127.0.0.1:3000, until Ctrl-C.
 local: install
 	$(BIN)/hksync local up
+
+# The OpenAPI document, generated from the contract models and the template's routes.
+openapi: install
+	$(BIN)/python -m hksync.contract.openapi template.yaml > docs/openapi.json
 
 # Re-pin every dependency (run after editing pyproject.toml).
 lock: $(UV)

@@ -1,0 +1,202 @@
+"""The OpenAPI document of the HTTP API, generated from the contract models.
+
+Routes come from template.yaml (what API Gateway serves); what each route takes and answers
+comes from ``OPERATIONS`` below and the pydantic models. `hksync openapi` writes
+docs/openapi.json; tests check that it is current, that it covers exactly the template's
+routes, and that real responses conform to it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from hksync.contract.api import (
+    AnchorsView,
+    ChunkAccepted,
+    CommitAccepted,
+    ErrorBody,
+    SyncStatusView,
+    UploadUrl,
+)
+from hksync.contract.models import MAX_CHUNKS_PER_SYNC, Chunk, SyncCommit
+
+_ERRORS: Final = {
+    400: "The body is not JSON, not valid gzip, or not UTF-8.",
+    401: "No valid token (answered by API Gateway's JWT authorizer).",
+    404: "Not found for this user.",
+    409: "A different chunk or commit is already stored under this id: chunks are immutable.",
+    413: "The body is larger than the limit; use the presigned upload URL.",
+    415: "Content-Type is not application/json.",
+    422: "The request breaks the contract; details name each field and the reason.",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    description: str
+    responses: dict[int, type[BaseModel]]
+    request: type[BaseModel] | None = None
+    errors: tuple[int, ...] = (401, 422)
+    gzip: bool = False
+    path_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_SYNC_ID = {"type": "string", "format": "uuid", "description": "Client-generated sync id."}
+_SEQ = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": MAX_CHUNKS_PER_SYNC - 1,
+    "description": "Chunk number, from 0.",
+}
+
+OPERATIONS: Final[dict[str, Operation]] = {
+    "PUT /v1/syncs/{sync_id}/chunks/{seq}": Operation(
+        "Upload one chunk of a sync",
+        "Samples and deletions of one HealthKit type. Stored once in S3 and processed in the "
+        "background; the same bytes again answer 202 with created=false.",
+        {202: ChunkAccepted},
+        request=Chunk,
+        errors=(400, 401, 409, 413, 415, 422),
+        gzip=True,
+        path_parameters={"sync_id": _SYNC_ID, "seq": _SEQ},
+    ),
+    "POST /v1/syncs/{sync_id}/chunks/{seq}/upload-url": Operation(
+        "Get a presigned S3 URL for a large chunk",
+        "PUT the chunk (JSON, optionally gzip) to the URL with the returned headers.",
+        {200: UploadUrl},
+        path_parameters={"sync_id": _SYNC_ID, "seq": _SEQ},
+    ),
+    "PUT /v1/syncs/{sync_id}/commit": Operation(
+        "Commit a sync",
+        "Its chunk count and the new anchor per type. The anchors become the server's once "
+        "every chunk is stored, unless a newer sync already moved them.",
+        {202: CommitAccepted},
+        request=SyncCommit,
+        errors=(400, 401, 409, 415, 422),
+        path_parameters={"sync_id": _SYNC_ID},
+    ),
+    "GET /v1/syncs/{sync_id}": Operation(
+        "A sync's status",
+        "State, chunks uploaded/processed/failed (with reasons) and sample counts.",
+        {200: SyncStatusView},
+        errors=(401, 404, 422),
+        path_parameters={"sync_id": _SYNC_ID},
+    ),
+    "GET /v1/anchors": Operation(
+        "The server's anchors",
+        "Per sample type: where a reinstalled app resumes its anchored queries.",
+        {200: AnchorsView},
+        errors=(401,),
+    ),
+}
+
+
+def openapi_document(routes: list[tuple[str, str]], *, version: str = "1") -> dict[str, Any]:
+    """The document for these (method, path) routes, every one of which needs an Operation."""
+    models: set[type[BaseModel]] = {ErrorBody}
+    for operation in OPERATIONS.values():
+        models.update(operation.responses.values())
+        if operation.request is not None:
+            models.add(operation.request)
+    ordered = sorted(models, key=lambda model: model.__name__)
+    refs, schema = models_json_schema(
+        [(model, "validation") for model in ordered],
+        ref_template="#/components/schemas/{model}",
+    )
+
+    def ref(model: type[BaseModel]) -> dict[str, Any]:
+        return refs[(model, "validation")]
+
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path in sorted(routes, key=lambda route: (route[1], route[0])):
+        operation = OPERATIONS[f"{method} {path}"]
+        responses: dict[str, Any] = {
+            str(status): {
+                "description": "OK" if status < 300 else "Accepted",
+                "content": {"application/json": {"schema": ref(model)}},
+            }
+            for status, model in operation.responses.items()
+        }
+        for status in operation.errors:
+            responses[str(status)] = {
+                "description": _ERRORS[status],
+                "content": {"application/json": {"schema": ref(ErrorBody)}},
+            }
+        entry: dict[str, Any] = {
+            "summary": operation.summary,
+            "description": operation.description,
+            "operationId": _operation_id(method, path),
+            "parameters": [
+                {"name": name, "in": "path", "required": True, "schema": parameter}
+                for name, parameter in operation.path_parameters.items()
+            ],
+            "responses": responses,
+        }
+        if operation.request is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(operation.request)}},
+            }
+            if operation.gzip:
+                entry["parameters"].append(
+                    {
+                        "name": "Content-Encoding",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["gzip"]},
+                        "description": "Send gzip-compressed JSON.",
+                    }
+                )
+        paths.setdefault(path, {})[method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "hksync",
+            "version": version,
+            "description": "Apple HealthKit samples from phones to PostgreSQL. Every route "
+            "needs a bearer JWT; the user is its `sub` claim.",
+        },
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schema.get("$defs", {}),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
+
+
+def template_routes(template_path: Path) -> list[tuple[str, str]]:
+    """(method, path) of every HTTP route template.yaml declares."""
+    from hksync.local.template import functions, load_template
+
+    template = load_template(template_path)
+    return [
+        (route.method, route.path)
+        for spec in functions(template, template_path.parent).values()
+        for route in spec.routes
+    ]
+
+
+def _operation_id(method: str, path: str) -> str:
+    words = [part.strip("{}") for part in path.strip("/").split("/") if part != "v1"]
+    return method.lower() + "".join(
+        word.replace("-", "_").title().replace("_", "") for word in words
+    )
+
+
+if __name__ == "__main__":
+    # python -m hksync.contract.openapi template.yaml > docs/openapi.json
+    document = openapi_document(
+        template_routes(Path(sys.argv[1] if len(sys.argv) > 1 else "template.yaml"))
+    )
+    print(json.dumps(document, indent=2))
