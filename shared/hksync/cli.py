@@ -1,10 +1,11 @@
-"""The `hksync` command: the local stack, the simulator, and (later) operations.
+"""The `hksync` command: the local stack, the simulator, and operations.
 
 hksync local up                 serve the template's API on http://127.0.0.1:3000
 hksync local token --user ID    a dev token for that stack
 hksync local invoke FunctionId --event events/x.json
 hksync simulate --url URL --token T (or --user ID against the local stack)
 hksync demo                     local stack + simulated user + summary, then stop
+hksync ops ...                  syncs, failures, anchors, dead letters, replay (hksync ops -h)
 """
 
 from __future__ import annotations
@@ -151,7 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--database-url", default=None)
     _add_simulation_options(demo)
     demo.set_defaults(run=_demo)
+
+    _add_ops_commands(commands)
     return parser
+
+
+def _add_ops_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from hksync.ops_cli import add_ops_commands
+
+    add_ops_commands(commands)
 
 
 def main(argv: list[str] | None = None) -> int:

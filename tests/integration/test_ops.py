@@ -1,0 +1,438 @@
+"""`hksync ops` over real state: syncs made through the handlers, the processor's dead-letter
+queue in moto SQS, and the raw bucket replayed into an emptied database."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+from psycopg import sql
+
+from hksync.cli import main
+from hksync.ops import Operations, OpsTarget, parse_time
+from hksync.processing import Outcome
+from hksync.storage import ChunkKey, CommitKey, user_prefix
+from tests.conftest import TABLES_TO_RESET, TEST_BUCKET
+from tests.support.builders import chunk, commit, heart_rates
+from tests.support.pipeline import Pipeline
+
+# Columns that say when the server did something, not what it stored: a replay does the same
+# work later. For tombstones and completion, *whether* it happened is compared instead.
+_PROCESSING_TIMES = {"created_at", "updated_at", "processed_at"}
+_COMPARED_AS_SET = {"deleted_at", "completed_at"}
+
+
+@pytest.fixture
+def dead_letter_queue(pipeline: Pipeline) -> str:
+    return boto3.client("sqs").create_queue(QueueName="hksync-processor-dlq-test")["QueueUrl"]
+
+
+@pytest.fixture
+def operations(
+    pipeline: Pipeline, database_url: str, dead_letter_queue: str
+) -> Iterator[Operations]:
+    target = OpsTarget(database_url, TEST_BUCKET, dead_letter_queue)
+    with Operations(target) as ops:
+        yield ops
+
+
+def _snapshot(db: psycopg.Connection, user: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (of one user, or all), every column but processing times."""
+    snapshot = {}
+    for table in TABLES_TO_RESET:
+        columns = [
+            name
+            for (name,) in db.execute(
+                """SELECT column_name FROM information_schema.columns
+                   WHERE table_name = %s ORDER BY ordinal_position""",
+                (table,),
+            ).fetchall()
+            if name not in _PROCESSING_TIMES
+        ]
+        selected = [
+            sql.SQL("{} IS NOT NULL").format(sql.Identifier(name))
+            if name in _COMPARED_AS_SET
+            else sql.Identifier(name)
+            for name in columns
+        ]
+        statement = sql.SQL("SELECT {} FROM {} WHERE %(user)s::text IS NULL OR user_id = %(user)s")
+        rows = db.execute(
+            statement.format(sql.SQL(", ").join(selected), sql.Identifier(table)),
+            {"user": user},
+        ).fetchall()
+        snapshot[table] = sorted(rows, key=repr)
+    return snapshot
+
+
+def _physical_versions(db: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """xmin changes whenever PostgreSQL rewrites a row: equal lists mean nothing was written."""
+    return {
+        table: db.execute(
+            sql.SQL("SELECT ctid::text, xmin::text FROM {} ORDER BY 1").format(
+                sql.Identifier(table)
+            )
+        ).fetchall()
+        for table in ("health_samples", "sync_chunks", "sync_anchors")
+    }
+
+
+def _truncate(db: psycopg.Connection) -> None:
+    db.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions")
+
+
+def _put_raw(key: object, body: bytes) -> None:
+    """Writes straight to the bucket, as a presigned upload does (no validation at the edge)."""
+    boto3.client("s3").put_object(Bucket=TEST_BUCKET, Key=str(key), Body=body)
+
+
+def _next_second() -> None:
+    # S3's LastModified has one-second resolution; syncs made in different seconds (as real
+    # syncs, hours apart, are) are replayed in the order they were made.
+    time.sleep(1.02 - time.time() % 1)
+
+
+def _history(pipeline: Pipeline) -> dict[str, uuid.UUID]:
+    """Alice: a backfill; an incremental sync that deletes three samples, re-sends one
+    unchanged and adds five; a sync with a chunk the processor rejects. Bob: one sync."""
+    syncs = {name: uuid.uuid4() for name in ("backfill", "incremental", "broken", "bob")}
+    samples = heart_rates(20)
+    for body in (
+        chunk(syncs["backfill"], 0, samples[:10]),
+        chunk(syncs["backfill"], 1, samples[10:]),
+    ):
+        assert pipeline.put_chunk("alice", body).status == 202
+    assert pipeline.commit("alice", syncs["backfill"], commit(2, "a1")).status == 202
+    pipeline.drain()
+    _next_second()
+
+    later = heart_rates(5, start=datetime(2026, 11, 21, tzinfo=UTC))
+    gone = [samples[index]["uuid"] for index in (0, 7, 15)]
+    incremental = syncs["incremental"]
+    assert pipeline.put_chunk("alice", chunk(incremental, 0, [*later, samples[19]])).status == 202
+    assert pipeline.put_chunk("alice", chunk(incremental, 1, deleted=gone)).status == 202
+    assert pipeline.commit("alice", incremental, commit(2, "a2")).status == 202
+    pipeline.drain()
+    _next_second()
+
+    _put_raw(ChunkKey("alice", syncs["broken"], 0), b'{"samples": "not a list"}')
+    assert pipeline.commit("alice", syncs["broken"], commit(1, "a3")).status == 202
+    bob = heart_rates(4, start=datetime(2026, 11, 22, tzinfo=UTC))
+    assert pipeline.put_chunk("bob", chunk(syncs["bob"], 0, bob)).status == 202
+    assert pipeline.commit("bob", syncs["bob"], commit(1, "b1")).status == 202
+    pipeline.drain()
+    return syncs
+
+
+# --- the dead-letter queue --------------------------------------------------------------------
+
+
+def _lambda_failure(event: dict[str, Any]) -> str:
+    """A Lambda on-failure destination record, as Lambda sends it after the last retry."""
+    return json.dumps(
+        {
+            "version": "1.0",
+            "timestamp": "2026-11-26T01:00:00.000Z",
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:processor:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 3,
+            },
+            "requestPayload": event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {
+                "errorMessage": "connection timeout expired",
+                "errorType": "OperationalError",
+            },
+        }
+    )
+
+
+def test_a_dead_lettered_event_replays_into_a_stored_chunk(
+    pipeline: Pipeline, operations: Operations, dead_letter_queue: str, db: psycopg.Connection
+) -> None:
+    sync_id = uuid.uuid4()
+    assert pipeline.put_chunk("alice", chunk(sync_id, 0, heart_rates(10))).status == 202
+    assert pipeline.put_chunk("alice", chunk(sync_id, 1, heart_rates(5))).status == 202
+    # The events S3 sent for them failed for good (say, the database was unreachable): in
+    # direct mode Lambda's on-failure destination wraps the event; in queue mode the S3
+    # notification itself is redriven.
+    direct, queued = sorted(pipeline.pending(), key=lambda obj: obj.key)
+    sqs = boto3.client("sqs")
+    sqs.send_message(
+        QueueUrl=dead_letter_queue, MessageBody=_lambda_failure(direct.event(TEST_BUCKET))
+    )
+    sqs.send_message(QueueUrl=dead_letter_queue, MessageBody=json.dumps(queued.event(TEST_BUCKET)))
+
+    listed = operations.dead_letters()
+    report = operations.replay_dead_letters()
+
+    letters = {tuple(letter.keys): letter for letter in listed.messages}
+    assert letters.keys() == {(direct.key,), (queued.key,)}
+    wrapped = letters[(direct.key,)]
+    assert (wrapped.condition, wrapped.invoke_count, wrapped.error_type, wrapped.problem) == (
+        "RetriesExhausted",
+        3,
+        "OperationalError",
+        None,
+    )
+    assert letters[(queued.key,)].problem is None
+    # Listing gave the messages back at once: the replay found both.
+    assert sorted((m.keys, m.outcomes, m.deleted, m.error) for m in report.messages) == [
+        ([direct.key], [Outcome.STORED], True, None),
+        ([queued.key], [Outcome.STORED], True, None),
+    ]
+    ledger = db.execute(
+        "SELECT seq, state, samples_inserted FROM sync_chunks WHERE user_id = 'alice' ORDER BY seq"
+    ).fetchall()
+    assert ledger == [(0, "processed", 10), (1, "processed", 5)]
+    assert db.execute("SELECT count(*) FROM health_samples").fetchone() == (15,)
+    assert "Messages" not in sqs.receive_message(QueueUrl=dead_letter_queue)
+    assert operations.dead_letters().messages == []
+
+
+def test_a_message_that_still_fails_stays_in_the_queue(
+    pipeline: Pipeline, operations: Operations, dead_letter_queue: str, db: psycopg.Connection
+) -> None:
+    sync_id = uuid.uuid4()
+    # A commit the ingest function would never write: the processor raises on it every time.
+    _put_raw(CommitKey("alice", sync_id), b'{"chunk_count": "many"}')
+    [created] = pipeline.pending()
+    sqs = boto3.client("sqs")
+    sqs.send_message(
+        QueueUrl=dead_letter_queue, MessageBody=_lambda_failure(created.event(TEST_BUCKET))
+    )
+    sqs.send_message(QueueUrl=dead_letter_queue, MessageBody='{"hello": "world"}')
+
+    report = operations.replay_dead_letters()
+
+    assert report.deleted == 0
+    errors = {
+        message.keys[0] if message.keys else None: message.error for message in report.messages
+    }
+    assert (errors[created.key] or "").startswith(f"{created.key}: ValidationError")
+    assert errors[None] == "neither a Lambda on-failure record nor an S3 event notification"
+    # Both are visible again at once, for the next look or replay.
+    assert len(operations.dead_letters().messages) == 2
+    assert db.execute("SELECT count(*) FROM sync_sessions").fetchone() == (0,)
+
+
+# --- reprocessing the raw bucket --------------------------------------------------------------
+
+
+def test_reprocessing_a_user_into_an_emptied_database_restores_the_same_rows(
+    pipeline: Pipeline, operations: Operations, db: psycopg.Connection
+) -> None:
+    _history(pipeline)
+    before = _snapshot(db)
+    alice_before = _snapshot(db, "alice")
+    assert len(alice_before["health_samples"]) == 25
+    _truncate(db)
+
+    alice = operations.reprocess(operations.raw_objects(user_prefix("alice")))
+
+    assert _snapshot(db, "alice") == alice_before
+    assert _snapshot(db, "bob") == {table: [] for table in TABLES_TO_RESET}
+    assert (alice.objects, alice.errors, alice.aborted) == (8, [], None)
+    assert alice.outcomes[Outcome.STORED] == 4
+    assert alice.outcomes[Outcome.FAILED] == 1
+    assert alice.outcomes[Outcome.COMMITTED] == 3
+
+    everyone = operations.reprocess(operations.raw_objects("raw/"))
+
+    assert _snapshot(db) == before
+    assert everyone.outcomes[Outcome.DUPLICATE] == 5  # alice's chunks, already back
+    assert everyone.outcomes[Outcome.STORED] == 1  # bob's
+
+
+def test_reprocessing_twice_changes_nothing_the_second_time(
+    pipeline: Pipeline, operations: Operations, db: psycopg.Connection
+) -> None:
+    _history(pipeline)
+    _truncate(db)
+    operations.reprocess(operations.raw_objects("raw/"))
+    rows, versions = _snapshot(db), _physical_versions(db)
+
+    again = operations.reprocess(operations.raw_objects("raw/"))
+
+    assert {outcome for outcome, count in again.outcomes.items() if count} == {
+        Outcome.DUPLICATE,
+        Outcome.COMMITTED,  # a commit always reports itself; it is recorded only once
+    }
+    assert _snapshot(db) == rows
+    assert _physical_versions(db) == versions
+
+
+def test_reprocess_selects_objects_by_upload_time(
+    pipeline: Pipeline, operations: Operations
+) -> None:
+    syncs = _history(pipeline)
+    everything = operations.raw_objects("raw/")
+    newest = max(obj.last_modified for obj in everything)
+
+    recent = operations.raw_objects("raw/", modified_from=newest)
+    older = operations.raw_objects("raw/", modified_to=newest)
+
+    assert {obj.key for obj in recent} | {obj.key for obj in older} == {
+        obj.key for obj in everything
+    }
+    assert all(str(syncs["backfill"]) not in obj.key for obj in recent)
+    # Replay order: each sync's chunks by number, then its commit; syncs as they were made.
+    keys = [obj.key for obj in everything]
+    backfill = [key for key in keys if str(syncs["backfill"]) in key]
+    assert backfill == [
+        str(ChunkKey("alice", syncs["backfill"], 0)),
+        str(ChunkKey("alice", syncs["backfill"], 1)),
+        str(CommitKey("alice", syncs["backfill"])),
+    ]
+    assert keys.index(backfill[-1]) < keys.index(str(CommitKey("alice", syncs["incremental"])))
+
+
+# --- syncs, failures, anchors -----------------------------------------------------------------
+
+
+def test_failures_lists_rejected_chunks_newest_first_with_their_reasons(
+    pipeline: Pipeline, operations: Operations
+) -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    _put_raw(ChunkKey("alice", first, 0), b'{"samples": "not a list"}')
+    pipeline.drain()
+    mismatched = chunk(second, 1, heart_rates(2))  # the body says chunk 1 ...
+    _put_raw(ChunkKey("bob", second, 3), json.dumps(mismatched).encode())  # ... the key 3
+    pipeline.drain()
+
+    view = operations.failures()
+
+    assert [(f.user_id, f.sync_id, f.seq) for f in view.failures] == [
+        ("bob", second, 3),
+        ("alice", first, 0),
+    ]
+    reasons = {failure.user_id: failure.failure_reason for failure in view.failures}
+    assert "sync_id" in reasons["alice"]
+    assert "chunk 3" in reasons["bob"]
+    assert reasons["bob"] == pipeline.status("bob", second).body["failed_chunks"][0]["reason"]
+    assert [f.user_id for f in operations.failures(user_id="alice").failures] == ["alice"]
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert operations.failures(since=later).failures == []
+
+
+def test_syncs_are_counted_by_state_and_listed_newest_first(
+    pipeline: Pipeline, operations: Operations
+) -> None:
+    complete, committed, receiving, failed = (uuid.uuid4() for _ in range(4))
+    samples = heart_rates(6)
+    pipeline.put_chunk("alice", chunk(complete, 0, samples[:3]))
+    pipeline.commit("alice", complete, commit(1, "a1"))
+    pipeline.put_chunk("bob", chunk(committed, 0, samples[3:]))
+    pipeline.put_chunk("bob", chunk(committed, 1, heart_rates(2)))
+    pipeline.commit("bob", committed, commit(3, "b1"))
+    pipeline.put_chunk("carol", chunk(receiving, 0, heart_rates(2)))
+    _put_raw(ChunkKey("dave", failed, 0), b"[]")
+    pipeline.commit("dave", failed, commit(1, "d1"))
+    # Everything but bob's chunk 1 reaches the processor: it is still in flight.
+    pipeline.deliver(obj for obj in pipeline.pending() if not obj.key.endswith("000001.json"))
+
+    overview = operations.syncs()
+    only_failed = operations.syncs(state="failed")
+    alices = operations.syncs(user_id="alice")
+    newest_two = operations.syncs(limit=2)
+    bob = operations.sync("bob", committed)
+
+    assert overview.counts == {"receiving": 1, "committed": 1, "complete": 1, "failed": 1}
+    activity = [sync.updated_at for sync in overview.syncs]
+    assert activity == sorted(activity, reverse=True)
+    assert [(s.user_id, s.sync_id) for s in only_failed.syncs] == [("dave", failed)]
+    assert alices.counts == {"receiving": 0, "committed": 0, "complete": 1, "failed": 0}
+    assert [(s.state, s.chunks_processed, s.samples_inserted) for s in alices.syncs] == [
+        ("complete", 1, 3)
+    ]
+    assert newest_two.syncs == overview.syncs[:2]
+    assert [s.user_id for s in operations.syncs(sync_id=committed).syncs] == ["bob"]
+    assert operations.syncs(since=datetime.now(UTC) + timedelta(minutes=1)).counts == {
+        "receiving": 0,
+        "committed": 0,
+        "complete": 0,
+        "failed": 0,
+    }
+    assert (bob.status.state, bob.status.chunks_uploaded, bob.status.chunks_processed) == (
+        "committed",
+        2,
+        1,
+    )
+    assert (bob.unprocessed_seqs, bob.never_uploaded_seqs) == ([1], [2])
+    assert [a.anchor for a in operations.anchors("alice").anchors] == ["a1"]
+    assert operations.anchors("bob").anchors == []
+
+
+def test_the_ops_commands_print_tables_and_json(
+    pipeline: Pipeline,
+    database_url: str,
+    dead_letter_queue: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    syncs = _history(pipeline)
+    target = [
+        "--database-url",
+        database_url,
+        "--bucket",
+        TEST_BUCKET,
+        "--dlq-url",
+        dead_letter_queue,
+    ]
+    broken = str(syncs["broken"])
+
+    for command in (
+        ["syncs"],
+        ["sync", "alice", broken],
+        ["failures", "--since", "1h"],
+        ["anchors", "alice"],
+        ["connections"],
+        ["dlq", "list"],
+        ["dlq", "replay"],
+        ["reprocess", "--user", "bob", "--dry-run"],
+        ["reprocess", "--user", "bob"],
+    ):
+        assert main(["ops", *command, *target]) == 0, command
+        assert main(["ops", *command, *target, "--json"]) == 0, command
+    output = capsys.readouterr().out
+
+    assert "Syncs by state" in output
+    assert f"Sync {broken} of alice" in output
+    assert '"failure_reason": ' in output
+    assert "hksync-ops" in output  # this connection, in the connections table
+    assert main(["ops", "sync", "nobody", broken, *target]) == 1
+    with pytest.raises(SystemExit, match="2"):
+        main(["ops", "syncs", "--state", "lost", *target])
+    assert main(["ops", "dlq", "list", "--database-url", database_url]) == 2
+    assert "needs the processor's dead-letter queue" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("15m", datetime(2026, 11, 26, 11, 45, tzinfo=UTC)),
+        ("2h", datetime(2026, 11, 26, 10, 0, tzinfo=UTC)),
+        ("1.5d", datetime(2026, 11, 25, 0, 0, tzinfo=UTC)),
+        ("2026-11-20T08:00:00", datetime(2026, 11, 20, 8, 0, tzinfo=UTC)),
+        ("2026-11-20T08:00:00+01:00", datetime(2026, 11, 20, 7, 0, tzinfo=UTC)),
+    ],
+)
+def test_times_are_durations_ago_or_iso_8601(text: str, expected: datetime) -> None:
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert parse_time(text, now=now) == expected
+
+
+def test_a_time_that_is_neither_is_refused() -> None:
+    with pytest.raises(ValueError, match="neither a duration"):
+        parse_time("yesterday")
