@@ -1,17 +1,30 @@
 """Processor function: S3 ObjectCreated -> validated, deduplicated rows in PostgreSQL.
 
+Two delivery shapes, set by the template's ProcessingMode (docs/adr/0003): S3 invokes the
+function with a notification (``direct``), or an SQS queue buffers the notifications and the
+function gets a batch of messages (``queue``). Either way each object goes through the same
+ChunkProcessor.
+
 Contract errors are permanent (recorded as failed chunks, not retried). Database and network
-errors raise, so Lambda retries the event and then sends it to the on-failure destination.
+errors raise: in direct mode Lambda retries the event and then sends it to the on-failure
+destination; in queue mode only the message that raised is reported as failed, SQS redelivers
+it, and the redrive policy moves it to the dead-letter queue in the end.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync.aws import s3_client
-from hksync.contract.events import S3Notification
+from hksync.contract.events import S3Notification, is_sqs_batch, notification_in_message
 from hksync.db.connection import connection
 from hksync.db.repository import Repository
 from hksync.observability import logger, metrics, report_processed, tracer
@@ -20,19 +33,17 @@ from hksync.settings import ProcessorSettings, settings_for
 from hksync.storage import RawStore
 
 settings = settings_for(ProcessorSettings)
+batch = BatchProcessor(event_type=EventType.SQS)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _process(notification: S3Notification) -> list[dict[str, Any]]:
     processor = ChunkProcessor(
         RawStore(s3_client(), settings.raw_bucket),
         Repository(connection(settings)),
         max_bytes=settings.max_chunk_bytes,
     )
     results = []
-    for record in S3Notification.model_validate(event).created_objects():
+    for record in notification.created_objects():
         if record.s3.bucket.name != settings.raw_bucket:
             logger.warning(
                 "object from an unexpected bucket ignored", extra={"bucket": record.s3.bucket.name}
@@ -43,4 +54,22 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         results.append(
             {"key": result.key, "outcome": result.outcome, "sync_state": result.sync_state}
         )
-    return {"results": results}
+    return results
+
+
+def _process_message(record: SQSRecord) -> None:
+    """Queue mode: one message, one S3 notification. Raising fails this message alone."""
+    _process(notification_in_message(record.body))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_sqs_batch(event):
+        return dict(
+            process_partial_response(
+                event=event, record_handler=_process_message, processor=batch, context=context
+            )
+        )
+    return {"results": _process(S3Notification.model_validate(event))}

@@ -52,8 +52,17 @@ class DatabaseSettings(_Settings):
 
     database_url: str | None = Field(default=None, description="libpq URL (local and tests).")
     db_secret_arn: str | None = Field(
-        default=None, description="Secrets Manager secret with host, port, username, password."
+        default=None,
+        description=(
+            "Secrets Manager secret with username and password (and host/port, unless DB_HOST "
+            "says where to connect: Aurora's managed master secret holds only the credentials)."
+        ),
     )
+    db_host: str | None = Field(
+        default=None,
+        description="Where to connect with the secret: the cluster or the RDS Proxy endpoint.",
+    )
+    db_port: int = Field(default=5432, ge=1, le=65535)
     db_name: str = Field(default="hksync")
     db_connect_timeout_s: int = Field(default=5, ge=1, le=60)
 
@@ -105,6 +114,47 @@ class ProcessorSettings(DatabaseSettings):
 class QuerySettings(DatabaseSettings):
     #: Listed to count a sync's uploaded chunks before the processor has seen them.
     raw_bucket: str = Field(min_length=3)
+
+
+class MigrationSettings(DatabaseSettings):
+    """The migration function (run on deploy by the DatabaseSchema custom resource)."""
+
+
+class RemindersSettings(DatabaseSettings):
+    """The reminders API: the database, and what every schedule it writes needs."""
+
+    reminder_schedule_group: str = Field(
+        min_length=1, max_length=64, description="Scheduler schedule group of this stage."
+    )
+    dispatcher_function_arn: str = Field(min_length=1, description="The schedules' target.")
+    scheduler_role_arn: str = Field(
+        min_length=1, description="Role Scheduler assumes to invoke the dispatcher (passed)."
+    )
+    reminder_dlq_arn: str = Field(
+        min_length=1, description="SQS queue for occurrences Scheduler could not deliver."
+    )
+    #: 0: fire at the minute (FlexibleTimeWindow OFF); n: anywhere within n minutes after it.
+    reminder_flexible_window_minutes: int = Field(default=0, ge=0, le=1440)
+
+
+class DispatcherSettings(DatabaseSettings):
+    """The reminder dispatcher: the database (the delivery ledger) and the SNS topic."""
+
+    reminder_topic_arn: str = Field(min_length=1, description="SNS topic of delivered reminders.")
+
+
+class AccountSettings(DatabaseSettings):
+    """The account function: erasing a user (``DELETE /v1/me``) and its background worker."""
+
+    raw_bucket: str = Field(min_length=3, description="Bucket whose user prefix is erased.")
+    erasure_queue_url: str = Field(
+        min_length=1, description="SQS queue that hands an erasure to the worker."
+    )
+    reminder_schedule_group: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Scheduler schedule group whose schedules of the user are deleted.",
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=_Settings)

@@ -37,14 +37,10 @@ DEPLOY_REGION = "eu-central-1"
 ACCOUNT_ID = "123456789012"
 STAGES = ("dev", "staging", "prod")
 
-#: Parameters without a default: what CI passes to ``sam deploy --parameter-overrides``.
-DEPLOY_TIME_PARAMETERS = {
-    "DatabaseSecretArn": (
-        f"arn:aws:secretsmanager:{DEPLOY_REGION}:{ACCOUNT_ID}:secret:hksync-db-AbCdEf"
-    ),
-    "VpcSubnetIds": "subnet-0a1b2c3d4e5f60718,subnet-0b1c2d3e4f5061728",
-    "VpcSecurityGroupIds": "sg-0c1d2e3f405162738",
-}
+#: Parameters without a default: what CI would have to pass to ``sam deploy
+#: --parameter-overrides``. None: the stack creates its VPC, Aurora and secret, and samconfig.toml
+#: holds every per-stage value.
+DEPLOY_TIME_PARAMETERS: dict[str, str] = {}
 
 #: Services whose actions touch data; nobody gets them on "*".
 DATA_SERVICES = frozenset({"s3", "sqs", "secretsmanager", "kms", "dynamodb"})
@@ -136,17 +132,21 @@ def parse_parameter_overrides(text: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in shlex.split(text))
 
 
-def parameter_values(sam_template: dict[str, Any], environment: str) -> dict[str, str]:
+def parameter_values(
+    sam_template: dict[str, Any], environment: str, **overrides: str
+) -> dict[str, str]:
     """What CloudFormation gets in a samconfig environment: the template's defaults, the
-    values CI passes for parameters without a default, and samconfig's overrides."""
+    values CI passes for parameters without a default, samconfig's overrides, and then
+    ``overrides`` (what an operator would add on the command line)."""
     values = {
         name: str(spec["Default"])
         for name, spec in sam_template.get("Parameters", {}).items()
         if "Default" in spec
     }
     values.update(DEPLOY_TIME_PARAMETERS)
-    overrides = load_samconfig()[environment]["deploy"]["parameters"]["parameter_overrides"]
-    values.update(parse_parameter_overrides(overrides))
+    configured = load_samconfig()[environment]["deploy"]["parameters"]["parameter_overrides"]
+    values.update(parse_parameter_overrides(configured))
+    values.update(overrides)
     return values
 
 
@@ -259,12 +259,28 @@ def role_of(template: dict[str, Any], function: str) -> str:
     return str(role["Fn::GetAtt"][0])
 
 
+def if_branches(value: Any) -> list[Any]:
+    """Every value an ``Fn::If`` can take (both branches, nested ones too, AWS::NoValue
+    dropped); a value that is not an ``Fn::If`` is its own only branch."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        _, when_true, when_false = value["Fn::If"]
+        return if_branches(when_true) + if_branches(when_false)
+    if value == {"Ref": "AWS::NoValue"}:
+        return []
+    return [value]
+
+
+def inline_policies(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    """A role's inline policies, conditional ones (``Fn::If``) included."""
+    return [policy for item in properties.get("Policies", []) for policy in if_branches(item)]
+
+
 def policy_documents(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every identity policy document in the template, with where it is."""
     for name, resource in template["Resources"].items():
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::IAM::Role":
-            for policy in properties.get("Policies", []):
+            for policy in inline_policies(properties):
                 yield f"{name}/{policy.get('PolicyName')}", policy["PolicyDocument"]
         elif resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
             yield name, properties["PolicyDocument"]
@@ -274,7 +290,7 @@ def role_documents(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
     """The documents a role holds: inline ones and the template's managed policies it attaches
     (AWS managed policies, by ARN, are not in the template)."""
     properties = template["Resources"][role]["Properties"]
-    documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+    documents = [policy["PolicyDocument"] for policy in inline_policies(properties)]
     for arn in properties.get("ManagedPolicyArns", []):
         if isinstance(arn, dict) and "Ref" in arn:
             documents.append(template["Resources"][arn["Ref"]]["Properties"]["PolicyDocument"])
@@ -326,3 +342,86 @@ def integration_function(operation: dict[str, Any]) -> str:
     match = re.search(r"/functions/\$\{(\w+)\.Arn\}/invocations", uri)
     assert match, f"not a Lambda proxy integration: {uri}"
     return match.group(1)
+
+
+# ------------------------------------------------------------------------------------------
+# Conditions: the template as deployed with given parameter values
+# ------------------------------------------------------------------------------------------
+def evaluate_conditions(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, bool]:
+    """Every condition's value for these parameters (Fn::Equals/Not/And/Or, Condition)."""
+    resolve = Resolver(template, parameters)
+    definitions: dict[str, Any] = template.get("Conditions", {})
+    values: dict[str, bool] = {}
+
+    def evaluate(expression: Any) -> bool:
+        ((function, argument),) = expression.items()
+        if function == "Condition":
+            return condition(argument)
+        if function == "Fn::Equals":
+            left, right = (resolve(part) for part in argument)
+            return bool(left == right)
+        if function == "Fn::Not":
+            return not evaluate(argument[0])
+        if function == "Fn::And":
+            return all(evaluate(part) for part in argument)
+        if function == "Fn::Or":
+            return any(evaluate(part) for part in argument)
+        raise ValueError(f"unsupported condition function {function}")
+
+    def condition(name: str) -> bool:
+        if name not in values:
+            values[name] = evaluate(definitions[name])
+        return values[name]
+
+    return {name: condition(name) for name in definitions}
+
+
+_NO_VALUE = object()
+
+
+def apply_conditions(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The template as CloudFormation would deploy it with these parameters: resources and
+    outputs whose condition is false are gone, every ``Fn::If`` is replaced by its chosen
+    branch, and ``AWS::NoValue`` removes its key or list item."""
+    conditions = evaluate_conditions(template, parameters)
+
+    def choose(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"Fn::If"}:
+                name, when_true, when_false = value["Fn::If"]
+                return choose(when_true if conditions[name] else when_false)
+            if value == {"Ref": "AWS::NoValue"}:
+                return _NO_VALUE
+            chosen = {key: choose(item) for key, item in value.items()}
+            return {key: item for key, item in chosen.items() if item is not _NO_VALUE}
+        if isinstance(value, list):
+            return [item for item in (choose(item) for item in value) if item is not _NO_VALUE]
+        return value
+
+    deployed = copy.deepcopy(template)
+    for section in ("Resources", "Outputs"):
+        deployed[section] = {
+            name: choose(body)
+            for name, body in template.get(section, {}).items()
+            if conditions.get(body.get("Condition", ""), True)
+        }
+    return deployed
+
+
+# ------------------------------------------------------------------------------------------
+# `python -m tests.infrastructure.template STAGE MODE`: the transformed template, for cfn-lint
+# ------------------------------------------------------------------------------------------
+def main(argv: list[str]) -> int:
+    """Prints the plain CloudFormation template of a samconfig stage in a processing mode
+    (`make validate` lints it with cfn-lint, the SAM CLI's version)."""
+    stage, mode = argv
+    sam_template = load_sam_template()
+    parameters = parameter_values(sam_template, stage, ProcessingMode=mode)
+    print(json.dumps(to_cloudformation(sam_template, parameters), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

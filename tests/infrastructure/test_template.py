@@ -23,11 +23,15 @@ from pytest_socket import disable_socket
 
 from hksync.contract.models import Chunk, SyncCommit
 from hksync.settings import (
+    AccountSettings,
     ConfigurationError,
     DatabaseSettings,
+    DispatcherSettings,
     IngestSettings,
+    MigrationSettings,
     ProcessorSettings,
     QuerySettings,
+    RemindersSettings,
     load_settings,
 )
 from tests.infrastructure.template import (
@@ -38,6 +42,7 @@ from tests.infrastructure.template import (
     STAGES,
     TEMPLATE_PATH,
     Resolver,
+    apply_conditions,
     as_list,
     broad_grants,
     describe,
@@ -58,10 +63,25 @@ from tests.infrastructure.template import (
 )
 
 #: Each function and the settings model its code loads at cold start.
-FUNCTION_SETTINGS: dict[str, type[IngestSettings | ProcessorSettings | QuerySettings]] = {
+FUNCTION_SETTINGS: dict[
+    str,
+    type[
+        IngestSettings
+        | ProcessorSettings
+        | QuerySettings
+        | RemindersSettings
+        | DispatcherSettings
+        | MigrationSettings
+        | AccountSettings
+    ],
+] = {
     "IngestFunction": IngestSettings,
     "ProcessorFunction": ProcessorSettings,
+    "MigrationFunction": MigrationSettings,
+    "RemindersFunction": RemindersSettings,
+    "DispatcherFunction": DispatcherSettings,
     "QueryFunction": QuerySettings,
+    "AccountFunction": AccountSettings,
 }
 #: Variables every function gets that Powertools reads, not the settings models.
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
@@ -72,8 +92,27 @@ ROUTES = {
     "PUT /v1/syncs/{sync_id}/commit": "IngestFunction",
     "GET /v1/syncs/{sync_id}": "QueryFunction",
     "GET /v1/anchors": "QueryFunction",
+    "POST /v1/reminders": "RemindersFunction",
+    "GET /v1/reminders": "RemindersFunction",
+    "PUT /v1/reminders/{reminder_id}": "RemindersFunction",
+    "DELETE /v1/reminders/{reminder_id}": "RemindersFunction",
+    "DELETE /v1/me": "AccountFunction",
+    "GET /v1/me/erasure": "AccountFunction",
 }
-DATABASE_FUNCTIONS = ("ProcessorFunction", "QueryFunction")
+DB_HOST_CLUSTER = {"Fn::GetAtt": ["DatabaseCluster", "Endpoint.Address"]}
+DB_HOST_CLUSTER_OR_PROXY = {
+    "Fn::If": ["UseRdsProxy", {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]}, DB_HOST_CLUSTER]
+}
+#: Functions whose folder is not their logical id without "Function", lowercased.
+FUNCTION_FOLDERS = {"MigrationFunction": "migrate"}
+DATABASE_FUNCTIONS = (
+    "ProcessorFunction",
+    "QueryFunction",
+    "MigrationFunction",
+    "RemindersFunction",
+    "DispatcherFunction",
+    "AccountFunction",
+)
 RAW_BUCKET_DEV = f"hksync-raw-dev-123456789012-{DEPLOY_REGION}"
 
 
@@ -162,8 +201,10 @@ def test_transform_never_asks_iam_for_managed_policies(sam: dict[str, Any]) -> N
 def _resolved_environment(
     sam: dict[str, Any], cfn: dict[str, Any], function: str, stage: str
 ) -> dict[str, Any]:
-    resolve = Resolver(cfn, parameter_values(sam, stage))
-    return {name: resolve(value) for name, value in environment_of(cfn, function).items()}
+    parameters = parameter_values(sam, stage)
+    deployed = apply_conditions(cfn, parameters)
+    resolve = Resolver(deployed, parameters)
+    return {name: resolve(value) for name, value in environment_of(deployed, function).items()}
 
 
 def _use_environment(
@@ -207,7 +248,9 @@ def test_function_environment_satisfies_its_settings(
 
     assert settings.stage == stage
     if isinstance(settings, DatabaseSettings):
-        assert settings.db_secret_arn == DEPLOY_TIME_PARAMETERS["DatabaseSecretArn"]
+        # The cluster's managed secret and its (or the proxy's) endpoint: known once deployed.
+        assert settings.db_secret_arn == PLACEHOLDER
+        assert settings.db_host == PLACEHOLDER
         assert settings.database_url is None
 
 
@@ -284,10 +327,15 @@ def test_function_runtime_architecture_tracing_and_layers(
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["Handler"] == "app.handler"
     layer_sources = {properties(cfn, layer["Ref"])["Content"]["S3Key"] for layer in props["Layers"]}
-    assert layer_sources == {"layers/dependencies", "layers/hksync"}
+    assert layer_sources == {"layers/dependencies", "shared/hksync"}
     assert props["LoggingConfig"]["LogGroup"] == {"Ref": f"{function}LogGroup"}
     code_uri = sam["Resources"][function]["Properties"]["CodeUri"]
-    assert code_uri == f"functions/{function.removesuffix('Function').lower()}/"
+    folder = FUNCTION_FOLDERS.get(function, function.removesuffix("Function").lower())
+    assert code_uri == f"functions/{folder}/"
+    # Built with functions/Makefile: no python3.12 needed on the build machine.
+    metadata = sam["Resources"][function].get("Metadata", {})
+    assert metadata.get("BuildMethod") == "makefile", f"{function}: add Metadata BuildMethod"
+    assert metadata.get("ContextPath") == "functions"
 
 
 def test_layers_are_built_by_their_makefiles(sam: dict[str, Any]) -> None:
@@ -295,19 +343,48 @@ def test_layers_are_built_by_their_makefiles(sam: dict[str, Any]) -> None:
     hksync = sam["Resources"]["HksyncLayer"]
     assert dependencies["Properties"]["ContentUri"] == "layers/dependencies/"
     assert dependencies["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
-    assert dependencies["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert dependencies["Properties"]["CompatibleRuntimes"] == ["python3.12"]
-    assert hksync["Properties"]["ContentUri"] == "layers/hksync/"
-    assert hksync["Metadata"]["BuildMethod"] == "makefile"
+    for layer in (dependencies, hksync):
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    # The shared code itself is the ContentUri (SAM's build cache hashes it), the Makefile
+    # is found through ContextPath.
+    assert hksync["Properties"]["ContentUri"] == "shared/hksync/"
+    assert hksync["Metadata"] == {
+        "BuildMethod": "makefile",
+        "BuildArchitecture": "arm64",
+        "ContextPath": "layers/hksync",
+    }
+
+
+PRIVATE_SUBNETS = {
+    "Fn::If": [
+        "ExistingSubnetsGiven",
+        {"Fn::Split": [",", {"Ref": "ExistingPrivateSubnetIds"}]},
+        [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}],
+    ]
+}
 
 
 def test_only_database_functions_are_in_the_vpc(cfn: dict[str, Any]) -> None:
+    database_functions = {
+        name for name, model in FUNCTION_SETTINGS.items() if issubclass(model, DatabaseSettings)
+    }
+    assert database_functions == set(DATABASE_FUNCTIONS)
     for function in DATABASE_FUNCTIONS:
         assert properties(cfn, function)["VpcConfig"] == {
-            "SubnetIds": {"Ref": "VpcSubnetIds"},
-            "SecurityGroupIds": {"Ref": "VpcSecurityGroupIds"},
+            "SubnetIds": PRIVATE_SUBNETS,
+            "SecurityGroupIds": [{"Fn::GetAtt": ["FunctionSecurityGroup", "GroupId"]}],
         }
-        assert environment_of(cfn, function)["DB_SECRET_ARN"] == {"Ref": "DatabaseSecretArn"}
+        environment = environment_of(cfn, function)
+        assert environment["DB_SECRET_ARN"] == {
+            "Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]
+        }
+        # The managed secret holds no host: every database function is told where to connect.
+        assert environment["DB_HOST"] in (DB_HOST_CLUSTER, DB_HOST_CLUSTER_OR_PROXY), function
+        assert environment["DB_NAME"] == {"Ref": "DatabaseName"}
+        assert {"Ref": "DatabaseAccessPolicy"} in properties(cfn, role_of(cfn, function)).get(
+            "ManagedPolicyArns", []
+        ), f"{function} does not attach DatabaseAccessPolicy"
     # The write path touches only S3: uploads keep working while the database is down.
     ingest = properties(cfn, "IngestFunction")
     assert "VpcConfig" not in ingest
@@ -371,34 +448,75 @@ def test_roles_attach_only_expected_aws_managed_policies(cfn: dict[str, Any]) ->
                 assert arn in allowed, f"{name} attaches {arn}: review it, then allow it here"
 
 
-def _grants(cfn: dict[str, Any], resolve: Resolver, function: str) -> set[tuple[str, str]]:
-    grants = set()
+def _grants(
+    cfn: dict[str, Any], resolve: Resolver, function: str
+) -> set[tuple[str, str] | tuple[str, str, str]]:
+    """(action, resource) per grant; KMS grants also name the service they must go through."""
+    grants: set[tuple[str, str] | tuple[str, str, str]] = set()
     for document in role_documents(cfn, role_of(cfn, function)):
         for statement in statements(document):
             assert statement["Effect"] == "Allow"
+            via = statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
             for action in as_list(statement["Action"]):
+                if action.startswith("kms:"):
+                    assert via is not None, f"{function}: {action} not restricted to a service"
                 for resource in as_list(statement["Resource"]):
-                    grants.add((action, resolve(resource)))
+                    if via is None:
+                        grants.add((action, resolve(resource)))
+                    else:
+                        grants.add((action, resolve(resource), resolve(via).split(".")[0]))
     return grants
 
 
-def test_function_permissions_are_least_privilege(cfn: dict[str, Any], resolve: Resolver) -> None:
+@pytest.mark.parametrize("mode", ["direct", "queue"])
+def test_function_permissions_are_least_privilege(sam: dict[str, Any], mode: str) -> None:
+    parameters = parameter_values(sam, "dev", ProcessingMode=mode)
+    deployed = apply_conditions(to_cloudformation(sam, parameters), parameters)
+    resolve = Resolver(deployed, parameters)
     bucket = f"arn:aws:s3:::{RAW_BUCKET_DEV}"
     objects = f"{bucket}/raw/*"
-    secret = DEPLOY_TIME_PARAMETERS["DatabaseSecretArn"]
-    assert _grants(cfn, resolve, "IngestFunction") == {
+    key = PLACEHOLDER  # DataKey's ARN
+    secret = PLACEHOLDER  # the cluster's managed secret
+    read_secret = {
+        ("secretsmanager:GetSecretValue", secret),
+        ("kms:Decrypt", key, "secretsmanager"),
+    }
+    assert _grants(deployed, resolve, "IngestFunction") == {
         ("s3:PutObject", objects),
         ("s3:GetObject", objects),
+        ("kms:GenerateDataKey", key, "s3"),
+        ("kms:Decrypt", key, "s3"),
     }
-    assert _grants(cfn, resolve, "QueryFunction") == {
-        ("s3:ListBucket", bucket),
-        ("secretsmanager:GetSecretValue", secret),
+    assert _grants(deployed, resolve, "QueryFunction") == {("s3:ListBucket", bucket)} | read_secret
+    assert _grants(deployed, resolve, "MigrationFunction") == read_secret
+    queue_consumer = {
+        ("sqs:ReceiveMessage", PLACEHOLDER),
+        ("sqs:DeleteMessage", PLACEHOLDER),
+        ("sqs:ChangeMessageVisibility", PLACEHOLDER),
+        ("sqs:GetQueueAttributes", PLACEHOLDER),
     }
-    assert _grants(cfn, resolve, "ProcessorFunction") == {
+    assert _grants(deployed, resolve, "ProcessorFunction") == {
         ("s3:GetObject", objects),
         ("s3:ListBucket", bucket),
-        ("secretsmanager:GetSecretValue", secret),
+        ("kms:Decrypt", key, "s3"),
         ("sqs:SendMessage", PLACEHOLDER),  # the dead-letter queue; see the DLQ test
+        ("kms:GenerateDataKey", key, "sqs"),
+        ("kms:Decrypt", key, "sqs"),
+        *read_secret,
+        *(queue_consumer if mode == "queue" else ()),
+    }
+    # The reminders' schedule group (its name resolves at deploy time).
+    schedules = f"arn:aws:scheduler:{DEPLOY_REGION}:123456789012:schedule/{PLACEHOLDER}/*"
+    assert _grants(deployed, resolve, "AccountFunction") == {
+        ("s3:ListBucketVersions", bucket),
+        ("s3:DeleteObject", objects),
+        ("s3:DeleteObjectVersion", objects),
+        ("scheduler:DeleteSchedule", schedules),
+        ("sqs:SendMessage", PLACEHOLDER),  # the erasure queue, which it also consumes:
+        *queue_consumer,
+        ("kms:GenerateDataKey", key, "sqs"),
+        ("kms:Decrypt", key, "sqs"),
+        *read_secret,
     }
 
 
@@ -438,7 +556,13 @@ def test_raw_bucket_is_private_versioned_encrypted(cfn: dict[str, Any]) -> None:
     assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert encryption["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": ["DataKey", "Arn"]},
+    }
+    assert encryption["BucketKeyEnabled"] is True
+    # Server access logs go to their own bucket.
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
     assert resources(cfn)["RawBucket"]["DeletionPolicy"] == "Retain"
 
 
@@ -463,28 +587,13 @@ def test_raw_bucket_name_is_the_one_the_processor_builds(
 # ------------------------------------------------------------------------------------------
 # Processor: S3 trigger, concurrency, failures
 # ------------------------------------------------------------------------------------------
-def test_processor_is_subscribed_to_objects_created_under_raw(cfn: dict[str, Any]) -> None:
-    notifications = properties(cfn, "RawBucket")["NotificationConfiguration"]
-    assert notifications["LambdaConfigurations"] == [
-        {
-            "Event": "s3:ObjectCreated:*",
-            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "raw/"}]}},
-            "Function": {"Fn::GetAtt": ["ProcessorFunction", "Arn"]},
-        }
-    ]
-    (permission,) = [
-        p["Properties"]
-        for p in resources_of_type(cfn, "AWS::Lambda::Permission").values()
-        if p["Properties"]["Principal"] == "s3.amazonaws.com"
-    ]
-    assert permission["FunctionName"] == {"Ref": "ProcessorFunction"}
-    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
-
-
+# How new objects reach the processor (direct or queue): test_processing_modes.py.
 def test_processor_failures_go_to_the_dead_letter_queue(cfn: dict[str, Any]) -> None:
-    (config,) = resources_of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
-    config = config["Properties"]
-    assert config["FunctionName"] == {"Ref": "ProcessorFunction"}
+    (config,) = [
+        c["Properties"]
+        for c in resources_of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": "ProcessorFunction"}
+    ]
     assert config["MaximumRetryAttempts"] == 2
     dlq = {"Fn::GetAtt": ["ProcessorDeadLetterQueue", "Arn"]}
     assert config["DestinationConfig"]["OnFailure"]["Destination"] == dlq
@@ -493,11 +602,11 @@ def test_processor_failures_go_to_the_dead_letter_queue(cfn: dict[str, Any]) -> 
         s
         for document in role_documents(cfn, role_of(cfn, "ProcessorFunction"))
         for s in statements(document)
-        if any(a.startswith("sqs:") for a in as_list(s["Action"]))
+        if "sqs:SendMessage" in as_list(s["Action"])
     ]
     assert [s["Resource"] for s in sends] == [dlq]
     queue = properties(cfn, "ProcessorDeadLetterQueue")
-    assert queue.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in queue
+    assert queue["KmsMasterKeyId"] == {"Ref": "DataKey"}
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
@@ -554,16 +663,30 @@ def test_api_has_no_cors_and_logs_access(cfn: dict[str, Any]) -> None:
     assert "$context.requestBody" not in access["Format"]  # no health data in access logs
 
 
-def test_log_groups_have_the_retention_parameter(cfn: dict[str, Any]) -> None:
+def test_log_groups_have_the_retention_parameter_and_the_key(cfn: dict[str, Any]) -> None:
     groups = resources_of_type(cfn, "AWS::Logs::LogGroup")
-    assert set(groups) == {f"{f}LogGroup" for f in FUNCTION_SETTINGS} | {"HttpApiAccessLogGroup"}
-    for group in groups.values():
-        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert set(groups) == {f"{f}LogGroup" for f in FUNCTION_SETTINGS} | {
+        "HttpApiAccessLogGroup",
+        "DatabaseLogGroup",
+    }
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, name
 
 
 def test_outputs(cfn: dict[str, Any]) -> None:
     outputs = cfn["Outputs"]
-    assert {"ApiUrl", "RawBucketName", "ProcessorDeadLetterQueueUrl"} <= set(outputs)
+    assert {
+        "ApiUrl",
+        "RawBucketName",
+        "ProcessorDeadLetterQueueUrl",
+        "ProcessingMode",
+        "DatabaseEndpoint",
+        "DatabaseSecretArn",
+        "MigrationFunctionName",
+    } <= set(outputs)
+    assert outputs["RawObjectsQueueUrl"]["Condition"] == "QueueProcessing"
+    assert outputs["DatabaseProxyEndpoint"]["Condition"] == "UseRdsProxy"
     assert outputs["UserPoolId"]["Condition"] == "CreateUserPool"
     assert outputs["UserPoolClientId"]["Condition"] == "CreateUserPool"
 
@@ -588,10 +711,34 @@ def test_samconfig_environment(environment: str, stage: str, confirm: bool) -> N
     }
     deploy = config["deploy"]["parameters"]
     assert set(deploy["capabilities"].split()) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
-    assert parse_parameter_overrides(deploy["parameter_overrides"]) == {"Stage": stage}
+    overrides = parse_parameter_overrides(deploy["parameter_overrides"])
+    assert overrides["Stage"] == stage
+    assert overrides["ProcessingMode"] in {"direct", "queue"}
     assert deploy["resolve_s3"] is True
     assert deploy["confirm_changeset"] is confirm
     assert config["build"]["parameters"] == {"cached": True, "parallel": True}
+
+
+@pytest.mark.parametrize("environment", ["default", "dev", "staging", "prod"])
+def test_samconfig_overrides_are_valid_parameter_values(
+    environment: str, sam: dict[str, Any]
+) -> None:
+    # CloudFormation would reject the deploy; this says so before anyone runs it.
+    overrides = parse_parameter_overrides(
+        load_samconfig()[environment]["deploy"]["parameters"]["parameter_overrides"]
+    )
+    for name, value in overrides.items():
+        spec = sam["Parameters"].get(name)
+        assert spec is not None, f"{environment}: {name} is not a template parameter"
+        if "AllowedValues" in spec:
+            assert value in [str(v) for v in spec["AllowedValues"]], f"{environment}: {name}"
+        if spec["Type"] == "Number":
+            number = float(value)
+            assert (
+                float(spec.get("MinValue", number)) <= number <= float(spec.get("MaxValue", number))
+            ), f"{environment}: {name}={value}"
+        if "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"], value), f"{environment}: {name}"
 
 
 def test_parameters_without_default_are_known_to_the_tests(sam: dict[str, Any]) -> None:
@@ -610,6 +757,12 @@ HTTP_EVENTS = {
     "ingest_commit.json": "PUT /v1/syncs/{sync_id}/commit",
     "query_sync_status.json": "GET /v1/syncs/{sync_id}",
     "query_anchors.json": "GET /v1/anchors",
+    "reminders_create.json": "POST /v1/reminders",
+    "reminders_list.json": "GET /v1/reminders",
+    "reminders_reschedule.json": "PUT /v1/reminders/{reminder_id}",
+    "reminders_cancel.json": "DELETE /v1/reminders/{reminder_id}",
+    "account_erase_me.json": "DELETE /v1/me",
+    "account_erasure_status.json": "GET /v1/me/erasure",
 }
 S3_EVENTS = {"processor_s3_put.json"}
 DEMO_USER = "demo-user-0001"

@@ -10,7 +10,7 @@ import boto3
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from hksync.settings import DatabaseSettings
+from hksync.settings import ConfigurationError, DatabaseSettings
 
 _connection: psycopg.Connection | None = None
 
@@ -22,9 +22,20 @@ def conninfo(settings: DatabaseSettings) -> str:
         return make_conninfo(settings.database_url, connect_timeout=settings.db_connect_timeout_s)
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=settings.db_secret_arn or "")
     fields = json.loads(secret["SecretString"])
+    # DB_HOST/DB_PORT first: Aurora's managed master secret holds only the credentials, and
+    # the endpoint may be the RDS Proxy in front of the cluster rather than the cluster itself.
+    if settings.db_host:
+        host, port = settings.db_host, settings.db_port
+    elif fields.get("host"):
+        host, port = fields["host"], int(fields.get("port", settings.db_port))
+    else:
+        raise ConfigurationError(
+            f"{type(settings).__name__}: DB_HOST: missing: the database secret has no host; "
+            "set DB_HOST to the cluster or proxy endpoint"
+        )
     return make_conninfo(
-        host=fields["host"],
-        port=fields.get("port", 5432),
+        host=host,
+        port=port,
         user=fields["username"],
         password=fields["password"],
         dbname=fields.get("dbname", settings.db_name),
@@ -38,10 +49,22 @@ def connection(settings: DatabaseSettings) -> psycopg.Connection:
     """This process's connection, healthy and outside any transaction."""
     global _connection
     if _connection is None or _connection.closed or _connection.broken:
-        # Autocommit: every write goes through an explicit transaction() block, and reads do
-        # not leave a transaction open between invocations.
-        _connection = psycopg.connect(conninfo(settings), autocommit=True)
+        _connection = _connect(settings)
     return _connection
+
+
+def _connect(settings: DatabaseSettings) -> psycopg.Connection:
+    # Autocommit: every write goes through an explicit transaction() block, and reads do not
+    # leave a transaction open between invocations.
+    try:
+        return psycopg.connect(conninfo(settings), autocommit=True)
+    except psycopg.OperationalError:
+        if settings.database_url:
+            raise
+        # RDS rotates the managed master password (every 7 days by default): a warm process
+        # still holds the old one. Read the secret again, once, before giving up.
+        conninfo.cache_clear()
+        return psycopg.connect(conninfo(settings), autocommit=True)
 
 
 def close() -> None:

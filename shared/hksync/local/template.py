@@ -75,9 +75,45 @@ class FunctionSpec:
     event_types: tuple[str, ...] = ()
 
 
+def _arn_references(value: Any) -> set[str]:
+    """Logical ids of every ``!GetAtt X.Arn`` in ``value``, in any ``Fn::If`` branch."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        attribute = value.get("Fn::GetAtt")
+        if isinstance(attribute, list) and attribute[1:] == ["Arn"]:
+            found.add(str(attribute[0]))
+        for item in value.values():
+            found |= _arn_references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _arn_references(item)
+    return found
+
+
+def _notified_by_buckets(resources: Mapping[str, Any]) -> set[str]:
+    """Functions that receive S3 notifications: those a bucket's NotificationConfiguration
+    names, and those fed by an event source mapping of a queue a bucket notifies.
+
+    Whatever the template's ProcessingMode, the local stack delivers them directly (S3's event
+    shape), as its notification pump always has."""
+    notified: set[str] = set()
+    for resource in resources.values():
+        if resource.get("Type") == "AWS::S3::Bucket":
+            configuration = resource.get("Properties", {}).get("NotificationConfiguration", {})
+            notified |= _arn_references(configuration)
+    for resource in resources.values():
+        if resource.get("Type") == "AWS::Lambda::EventSourceMapping":
+            mapping = resource.get("Properties", {})
+            function = mapping.get("FunctionName", {})
+            if _arn_references(mapping.get("EventSourceArn")) & notified and "Ref" in function:
+                notified.add(str(function["Ref"]))
+    return notified
+
+
 def functions(template: Mapping[str, Any], root: Path) -> dict[str, FunctionSpec]:
     """Every AWS::Serverless::Function, with Globals applied."""
     defaults = template.get("Globals", {}).get("Function", {})
+    notified = _notified_by_buckets(template.get("Resources", {}))
     specs = {}
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -101,7 +137,12 @@ def functions(template: Mapping[str, Any], root: Path) -> dict[str, FunctionSpec
             memory_mb=int(properties.get("MemorySize", 128)),
             environment=environment,
             routes=routes,
-            event_types=tuple(sorted({event.get("Type", "") for event in events.values()})),
+            event_types=tuple(
+                sorted(
+                    {event.get("Type", "") for event in events.values()}
+                    | ({"S3"} if logical_id in notified else set())
+                )
+            ),
         )
     return specs
 
@@ -109,8 +150,8 @@ def functions(template: Mapping[str, Any], root: Path) -> dict[str, FunctionSpec
 def resolve_environment(
     environment: Mapping[str, Any], references: Mapping[str, str]
 ) -> dict[str, str]:
-    """The variables whose values resolve locally: literals, and !Ref / !FindInMap / !Sub of
-    names in ``references``. Variables that cannot resolve are left out, for the caller to
+    """The variables whose values resolve locally: literals, and !Ref / !GetAtt / !FindInMap /
+    !Sub of names in ``references``. Variables that cannot resolve are left out, for the caller to
     supply (the settings model then names anything still missing)."""
     resolved = {}
     for name, value in environment.items():
@@ -136,4 +177,6 @@ def _resolve(value: Any, references: Mapping[str, str]) -> str | None:
             return re.sub(r"\$\{([^}]+)\}", lambda match: references[match[1]], argument)
         if function == "Fn::FindInMap":
             return references.get(f"FindInMap:{argument[0]}:{argument[2]}")
+        if function == "Fn::GetAtt" and isinstance(argument, list):
+            return references.get(".".join(str(part) for part in argument))
     return None
