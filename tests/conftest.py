@@ -21,7 +21,15 @@ from psycopg import sql
 from hksync.db.migrate import migrate
 
 TEST_BUCKET = "hksync-raw-test"
-TABLES_TO_RESET = ("health_samples", "sync_chunks", "sync_anchors", "sync_sessions")
+TABLES_TO_RESET = (
+    "health_samples",
+    "sync_chunks",
+    "sync_anchors",
+    "sync_sessions",
+    "reminder_deliveries",
+    "reminders",
+    "erasures",
+)
 
 
 def _with_database(url: str, dbname: str) -> str:

@@ -14,10 +14,20 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 # Retries with jitter for throttling and transient errors (botocore's "standard" mode); SigV4
 # so that presigned URLs also sign the If-None-Match header the upload must send.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4")
+
+
+#: Other services: the same retries, their default signing.
+_RETRYING = Config(retries={"mode": "standard", "max_attempts": 5})
+#: Publishing a reminder is never retried by the SDK: a retry after a timeout may send a
+#: notification that already went out. hksync.dispatch retries only what SNS refused.
+_SINGLE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
 
 
 @cache
@@ -25,6 +35,24 @@ def s3_client() -> S3Client:
     return boto3.client("s3", config=_CONFIG)
 
 
+@cache
+def scheduler_client() -> EventBridgeSchedulerClient:
+    return boto3.client("scheduler", config=_RETRYING)
+
+
+@cache
+def sns_client() -> SNSClient:
+    return boto3.client("sns", config=_SINGLE_ATTEMPT)
+
+
+@cache
+def sqs_client() -> SQSClient:
+    return boto3.client("sqs", config=_RETRYING)
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch between moto contexts)."""
     s3_client.cache_clear()
+    scheduler_client.cache_clear()
+    sns_client.cache_clear()
+    sqs_client.cache_clear()

@@ -138,6 +138,15 @@ class HksyncClient:
         answer = self._json("GET", "/v1/anchors")
         return {item["sample_type"]: item["anchor"] for item in answer["anchors"]}
 
+    def create_reminder(self, reminder: dict[str, Any]) -> dict[str, Any]:
+        """Creates a reminder; safe to retry (the server knows it by its reminder_id)."""
+        answer: dict[str, Any] = self._json("POST", "/v1/reminders", json=reminder)
+        return answer
+
+    def reminders(self) -> list[dict[str, Any]]:
+        answer = self._json("GET", "/v1/reminders")
+        return list(answer["reminders"])
+
     def wait_until_settled(
         self, sync_id: UUID | str, *, timeout_s: float = 300.0, poll_s: float = 0.1
     ) -> dict[str, Any]:

@@ -1,15 +1,18 @@
 """`make demo`: the whole pipeline on one machine, on a simulated Apple Watch user.
 
 Starts the local stack, uploads a 30-day backfill and incremental syncs with deletions over
-HTTP, prints a summary, checks it against a direct query of the database, and stops
-everything it started.
+HTTP, prints a summary, checks it against a direct query of the database, schedules a
+medication reminder and shows it delivered once, and stops everything it started.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from rich.console import Console
@@ -17,7 +20,8 @@ from rich.table import Table
 
 from hksync.client import HksyncClient
 from hksync.local.auth import issue_token
-from hksync.local.stack import LocalStack
+from hksync.local.scheduler import delivered_messages
+from hksync.local.stack import LOCAL_REGION, LocalStack
 from hksync.simulate import SimulationReport, print_report, simulate, simulated_user
 
 DEMO_USER = "demo-user-0001"
@@ -41,6 +45,7 @@ def _reset_user(database_url: str, user_id: str) -> None:
         conn.execute("DELETE FROM health_samples WHERE user_id = %s", (user_id,))
         conn.execute("DELETE FROM sync_anchors WHERE user_id = %s", (user_id,))
         conn.execute("DELETE FROM sync_sessions WHERE user_id = %s", (user_id,))
+        conn.execute("DELETE FROM reminders WHERE user_id = %s", (user_id,))
 
 
 def run_demo(root: Path, options: dict[str, Any], *, database_url: str | None = None) -> int:
@@ -70,10 +75,12 @@ def run_demo(root: Path, options: dict[str, Any], *, database_url: str | None = 
         consistent = _check_against_database(
             console, report, user.live_samples(), user.deleted_uuids(), info.database_url
         )
+        with HksyncClient(info.api_url, token) as client:
+            reminded = _remind(console, stack, client)
     finally:
         stack.stop()
     console.print(f"stack stopped; demo took {time.perf_counter() - started:.1f}s")
-    return 0 if report.complete and consistent else 1
+    return 0 if report.complete and consistent and reminded else 1
 
 
 def _check_against_database(
@@ -116,3 +123,78 @@ def _check_against_database(
         + ("[green]consistent[/green]" if consistent else "[red]INCONSISTENT[/red]")
     )
     return consistent
+
+
+def _remind(console: Console, stack: LocalStack, client: HksyncClient) -> bool:
+    """A medication reminder a few minutes ahead (sent twice, as a retrying phone would) and a
+    daily check-in; the local clock moves past the reminder, the local scheduler fires it, and
+    the summary shows it delivered once: the ledger row and the one push notification."""
+    assert stack.reminder_scheduler is not None
+    assert stack.reminder_resources is not None
+    zone = ZoneInfo("Europe/Berlin")
+    due = (datetime.now(zone) + timedelta(minutes=5)).replace(second=0, microsecond=0)
+    medication = {
+        "reminder_id": str(uuid.uuid4()),
+        "kind": "medication",
+        "title": "Levothyroxine 50 µg",
+        "time_zone": zone.key,
+        "at": due.replace(tzinfo=None).isoformat(),
+    }
+    check_in = {
+        "reminder_id": str(uuid.uuid4()),
+        "kind": "check_in",
+        "title": "How did you sleep?",
+        "time_zone": zone.key,
+        "cron": "0 8 * * ? *",
+    }
+    for body in (medication, medication, check_in):
+        client.create_reminder(body)
+    stack.clock.advance(timedelta(minutes=6))
+    stack.reminder_scheduler.fire_due()
+    notifications = delivered_messages(stack.reminder_resources.deliveries_queue_url, LOCAL_REGION)
+    assert stack.info is not None
+    with psycopg.connect(stack.info.database_url) as conn:
+        ledger = {
+            str(reminder_id): (count, invocations)
+            for reminder_id, count, invocations in conn.execute(
+                """SELECT reminder_id, count(*) FILTER (WHERE state = 'published'),
+                          count(*) + coalesce(sum(duplicate_invocations), 0)
+                   FROM reminder_deliveries GROUP BY reminder_id"""
+            )
+        }
+    table = Table(
+        title="Reminders: EventBridge Scheduler (local), the clock moved 6 minutes ahead",
+        title_justify="left",
+    )
+    for column in ("reminder", "schedule (Europe/Berlin)", "state", "next", "invocations"):
+        table.add_column(column)
+    table.add_column("delivered", justify="right")
+    table.add_column("pushed", justify="right")
+    for reminder in client.reminders():
+        delivered, invocations = ledger.get(reminder["reminder_id"], (0, 0))
+        pushed = sum(1 for n in notifications if n["reminder_id"] == reminder["reminder_id"])
+        next_fire = reminder["next_fire_at"]
+        table.add_row(
+            f"{reminder['kind']}: {reminder['title']}",
+            f"at {reminder['at']}" if reminder["at"] else f"cron({reminder['cron']})",
+            reminder["state"],
+            datetime.fromisoformat(next_fire).astimezone(zone).strftime("%a %H:%M")
+            if next_fire
+            else "-",
+            str(invocations),
+            str(delivered),
+            str(pushed),
+        )
+    console.print(table)
+    mine = [n for n in notifications if n["reminder_id"] == medication["reminder_id"]]
+    once = ledger.get(medication["reminder_id"], (0, 0))[0] == 1 and len(mine) == 1
+    console.print(
+        f"medication reminder due {due:%H:%M} {zone.key}, created twice: "
+        + (
+            f"[green]delivered once[/green] (push {mine[0]['delivery_id'][:8]} at "
+            f"{mine[0]['local_time']})"
+            if once
+            else "[red]NOT delivered exactly once[/red]"
+        )
+    )
+    return once

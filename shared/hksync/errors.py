@@ -51,5 +51,9 @@ class ChunkConflict(HksyncError):
     status, code = 409, "conflict"
 
 
+class ReminderConflict(HksyncError):
+    status, code = 409, "conflict"
+
+
 class NotFound(HksyncError):
     status, code = 404, "not_found"

@@ -18,8 +18,12 @@ FUNCTION_OF_PREFIX = {
     "ingest_": "IngestFunction",
     "processor_": "ProcessorFunction",
     "query_": "QueryFunction",
+    "reminders_": "RemindersFunction",
+    "dispatcher_": "DispatcherFunction",
+    "account_": "AccountFunction",
 }
-# Ingest first (it creates the chunk the S3 event names), then the processor, then queries.
+# Ingest first (it creates the chunk the S3 event names), then the processor, then queries;
+# a reminder is created before its occurrence is dispatched, then rescheduled and cancelled.
 ORDER = (
     "ingest_put_chunk.json",
     "ingest_put_chunk_gzip.json",
@@ -28,7 +32,16 @@ ORDER = (
     "processor_s3_put.json",
     "query_sync_status.json",
     "query_anchors.json",
+    "reminders_create.json",
+    "reminders_list.json",
+    "dispatcher_occurrence.json",
+    "reminders_reschedule.json",
+    "reminders_cancel.json",
 )
+
+# Last: erasing the demo user (the stack's worker erases it in the background), then its status,
+# then the worker's own event (an erasure id it does not know: nothing to do).
+LAST = ("account_erase_me.json", "account_erasure_status.json", "account_erasure_message.json")
 
 
 def _function_for(event_file: Path) -> str | None:
@@ -74,8 +87,11 @@ def test_every_event_file_has_a_function() -> None:
 def test_every_event_invokes_its_function(local_stack: LocalStack) -> None:
     ordered = [EVENTS / name for name in ORDER if (EVENTS / name).exists()]
     ordered += sorted(
-        path for path in EVENTS.glob("*.json") if path.name not in ORDER and _function_for(path)
+        path
+        for path in EVENTS.glob("*.json")
+        if path.name not in ORDER + LAST and _function_for(path)
     )
+    ordered += [EVENTS / name for name in LAST]
     results = {path.name: _invoke(local_stack, _function_for(path) or "", path) for path in ordered}
 
     assert results["ingest_put_chunk.json"]["statusCode"] == 202
@@ -87,6 +103,14 @@ def test_every_event_invokes_its_function(local_stack: LocalStack) -> None:
     assert status["state"] == "complete"
     anchors = json.loads(results["query_anchors.json"]["body"])["anchors"]
     assert [anchor["sample_type"] for anchor in anchors] == ["HKQuantityTypeIdentifierHeartRate"]
+    assert results["reminders_create.json"]["statusCode"] == 201
+    assert results["dispatcher_occurrence.json"]["outcome"] == "delivered"
+    assert json.loads(results["reminders_reschedule.json"]["body"])["cron"] == "30 7 ? * MON-FRI *"
+    assert json.loads(results["reminders_cancel.json"]["body"])["state"] == "cancelled"
+    assert results["account_erase_me.json"]["statusCode"] == 202
+    erasure = json.loads(results["account_erasure_status.json"]["body"])
+    assert erasure["state"] in {"pending", "complete"}
+    assert results["account_erasure_message.json"] == {"batchItemFailures": []}
     for name, result in results.items():
         if isinstance(result, dict) and "statusCode" in result:
             assert result["statusCode"] < 500, name

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from hksync.contract.errors import FieldError
+from hksync.contract.reminders import LocalDateTime
 
 
 class _Response(BaseModel):
@@ -96,3 +97,30 @@ class AnchorsView(_Response):
     """The server's anchor per type: where a reinstalled app resumes its anchored queries."""
 
     anchors: list[AnchorView]
+
+
+class ReminderView(_Response):
+    """A reminder as the app sees it. ``next_fire_at`` is the next occurrence (UTC); null once
+    a one-time reminder has been delivered, or when the reminder is cancelled."""
+
+    reminder_id: UUID
+    kind: str
+    title: str
+    time_zone: str
+    at: LocalDateTime | None = Field(description="One-time: the local date-time, no offset.")
+    cron: str | None = Field(description="Recurring: the six cron fields, in time_zone.")
+    state: Literal["scheduled", "delivered", "cancelled"] = Field(
+        description=(
+            "scheduled: will fire (again); delivered: a one-time reminder that has fired; "
+            "cancelled: will never fire."
+        )
+    )
+    next_fire_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReminderList(_Response):
+    """The caller's reminders, oldest first."""
+
+    reminders: list[ReminderView]

@@ -22,20 +22,36 @@ from hksync.contract.api import (
     ChunkAccepted,
     CommitAccepted,
     ErrorBody,
+    ReminderList,
+    ReminderView,
     SyncStatusView,
     UploadUrl,
 )
+from hksync.contract.erasure import ErasureView
 from hksync.contract.models import MAX_CHUNKS_PER_SYNC, Chunk, SyncCommit
+from hksync.contract.reminders import CreateReminder, RescheduleReminder
 
 _ERRORS: Final = {
     400: "The body is not JSON, not valid gzip, or not UTF-8.",
-    401: "No valid token (answered by API Gateway's JWT authorizer).",
+    401: (
+        "No valid token. API Gateway's JWT authorizer answers it, in its own shape "
+        '({"message": "Unauthorized"}); a verified token without a subject gets an ErrorBody.'
+    ),
     404: "Not found for this user.",
-    409: "A different chunk or commit is already stored under this id: chunks are immutable.",
+    409: (
+        "A different chunk or commit is already stored under this id (chunks are immutable), "
+        "or a reminder exists with other content or is cancelled."
+    ),
     413: "The body is larger than the limit; use the presigned upload URL.",
     415: "Content-Type is not application/json.",
     422: "The request breaks the contract; details name each field and the reason.",
 }
+
+
+class GatewayError(BaseModel):
+    """What API Gateway answers by itself, before any function runs (the JWT authorizer's 401)."""
+
+    message: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,7 @@ class Operation:
 
 
 _SYNC_ID = {"type": "string", "format": "uuid", "description": "Client-generated sync id."}
+_REMINDER_ID = {"type": "string", "format": "uuid", "description": "Client-chosen reminder id."}
 _SEQ = {
     "type": "integer",
     "minimum": 0,
@@ -96,12 +113,60 @@ OPERATIONS: Final[dict[str, Operation]] = {
         {200: AnchorsView},
         errors=(401,),
     ),
+    "POST /v1/reminders": Operation(
+        "Create a reminder",
+        "One-time (at: a local date-time in time_zone, from a minute to 90 days ahead) or "
+        "recurring (cron: EventBridge Scheduler's six fields, in time_zone). The client picks "
+        "reminder_id: the same request again answers 200 with the reminder as it is; other "
+        "content under the same id is a 409.",
+        {201: ReminderView, 200: ReminderView},
+        request=CreateReminder,
+        errors=(400, 401, 409, 415, 422),
+    ),
+    "GET /v1/reminders": Operation(
+        "The caller's reminders",
+        "Every reminder of the caller, with its state and next occurrence (UTC).",
+        {200: ReminderList},
+        errors=(401,),
+    ),
+    "PUT /v1/reminders/{reminder_id}": Operation(
+        "Reschedule a reminder",
+        "A new one-time or recurring schedule; a delivered one-time reminder fires again. "
+        "Occurrences of the old schedule are not delivered. A cancelled reminder is a 409.",
+        {200: ReminderView},
+        request=RescheduleReminder,
+        errors=(400, 401, 404, 409, 415, 422),
+        path_parameters={"reminder_id": _REMINDER_ID},
+    ),
+    "DELETE /v1/reminders/{reminder_id}": Operation(
+        "Cancel a reminder",
+        "For good: it never fires again, even an occurrence already on its way. Cancelling "
+        "again answers the same.",
+        {200: ReminderView},
+        errors=(401, 404, 422),
+        path_parameters={"reminder_id": _REMINDER_ID},
+    ),
+    "DELETE /v1/me": Operation(
+        "Erase the caller",
+        "Every sample, sync, anchor, reminder (with its schedule) and raw object of the caller "
+        "is deleted, in the background; poll GET /v1/me/erasure until it is complete. Asking "
+        "again while it runs answers the same erasure.",
+        {202: ErasureView},
+        errors=(401,),
+    ),
+    "GET /v1/me/erasure": Operation(
+        "The caller's erasure",
+        "The latest erasure the caller asked for: pending, or complete with when and what was "
+        "deleted. 404 when none was asked for.",
+        {200: ErasureView},
+        errors=(401, 404),
+    ),
 }
 
 
 def openapi_document(routes: list[tuple[str, str]], *, version: str = "1") -> dict[str, Any]:
     """The document for these (method, path) routes, every one of which needs an Operation."""
-    models: set[type[BaseModel]] = {ErrorBody}
+    models: set[type[BaseModel]] = {ErrorBody, GatewayError}
     for operation in OPERATIONS.values():
         models.update(operation.responses.values())
         if operation.request is not None:
@@ -126,9 +191,12 @@ def openapi_document(routes: list[tuple[str, str]], *, version: str = "1") -> di
             for status, model in operation.responses.items()
         }
         for status in operation.errors:
+            error_schema = (
+                {"anyOf": [ref(GatewayError), ref(ErrorBody)]} if status == 401 else ref(ErrorBody)
+            )
             responses[str(status)] = {
                 "description": _ERRORS[status],
-                "content": {"application/json": {"schema": ref(ErrorBody)}},
+                "content": {"application/json": {"schema": error_schema}},
             }
         entry: dict[str, Any] = {
             "summary": operation.summary,

@@ -17,6 +17,8 @@ from typing import Any
 import boto3
 
 from hksync.local.functions import FakeLambdaContext, load_handler
+from hksync.local.queues import provision_queues, queue_event_sources
+from hksync.local.scheduler import provision_reminders
 from hksync.local.stack import (
     FAKE_CREDENTIALS,
     LOCAL_REGION,
@@ -25,11 +27,11 @@ from hksync.local.stack import (
     StackInfo,
     default_state_dir,
 )
-from hksync.local.template import resolve_environment
+from hksync.local.template import load_template, resolve_environment
 
 
 @contextmanager
-def _services(root: Path, bucket: str) -> Iterator[tuple[str | None, str]]:
+def _services(root: Path, references: dict[str, str]) -> Iterator[tuple[str | None, str]]:
     """(AWS endpoint or None for in-process moto, database URL)."""
     state_dir = default_state_dir(root)
     state = state_dir / "stack.json"
@@ -44,7 +46,12 @@ def _services(root: Path, bucket: str) -> Iterator[tuple[str | None, str]]:
     with ExitStack() as cleanup:
         os.environ.update({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": LOCAL_REGION})
         cleanup.enter_context(mock_aws())
-        boto3.client("s3", region_name=LOCAL_REGION).create_bucket(Bucket=bucket)
+        boto3.client("s3", region_name=LOCAL_REGION).create_bucket(Bucket=references["RawBucket"])
+        provision_reminders(references, LOCAL_REGION)
+        provision_queues(
+            boto3.client("sqs", region_name=LOCAL_REGION),
+            queue_event_sources(load_template(root / "template.yaml")),
+        )
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
             postgres = EmbeddedPostgres(state_dir / "pgdata")
@@ -62,7 +69,7 @@ def invoke_function(root: Path, logical_id: str, event: dict[str, Any]) -> Any:
         )
     spec = stack.functions[logical_id]
     references = stack.references()
-    with _services(root, references["RawBucket"]) as (endpoint, database_url):
+    with _services(root, references) as (endpoint, database_url):
         environment = {
             **resolve_environment(spec.environment, references),
             "STAGE": "local",

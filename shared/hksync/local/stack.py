@@ -4,6 +4,8 @@
 - Database: the embedded PostgreSQL (pgserver) in .hksync/pgdata, or DATABASE_URL.
 - Functions: one worker process each (several for the processor), with the environment the
   template gives them, adapted to the local services.
+- EventBridge Scheduler: moto stores schedules but never fires them, so a local scheduler
+  fires the due ones by a clock that tests and the demo move forward (local/scheduler.py).
 - S3 notifications: moto cannot invoke functions, so a pump lists new objects and delivers
   their events to the processor, at least once and possibly out of order, with Lambda's
   asynchronous retries and an on-failure dead-letter queue.
@@ -36,6 +38,19 @@ from hksync.db.migrate import migrate
 from hksync.local.auth import Unauthorized, signing_secret, verify_authorization
 from hksync.local.events import http_api_event
 from hksync.local.notifier import CreatedObject, ObjectCreatedFeed
+from hksync.local.queues import (
+    QueuePoller,
+    provision_queues,
+    queue_event_sources,
+    queue_references,
+)
+from hksync.local.scheduler import (
+    LocalClock,
+    LocalReminderResources,
+    LocalScheduler,
+    provision_reminders,
+    reminder_references,
+)
 from hksync.local.template import FunctionSpec, functions, load_template, resolve_environment
 from hksync.local.workers import FunctionWorker, Invocation
 
@@ -137,6 +152,10 @@ class LocalStack:
         self.info: StackInfo | None = None
         self.signing_secret = ""
         self._pump_idle = threading.Event()
+        #: Reminders: the clock the local scheduler fires by (tests and the demo move it).
+        self.clock = LocalClock()
+        self.reminder_scheduler: LocalScheduler | None = None
+        self.reminder_resources: LocalReminderResources | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -176,6 +195,10 @@ class LocalStack:
         dlq_url = boto3.client("sqs", region_name=LOCAL_REGION).create_queue(
             QueueName="hksync-processor-dlq-local"
         )["QueueUrl"]
+        self.reminder_resources = provision_reminders(references, LOCAL_REGION)
+        provision_queues(
+            boto3.client("sqs", region_name=LOCAL_REGION), queue_event_sources(self._template)
+        )
 
         self.signing_secret = signing_secret(self.state_dir)
         for spec in self.functions.values():
@@ -216,6 +239,17 @@ class LocalStack:
         )
         self._spawn(self._http.serve_forever, "http")
         self._spawn(self._pump, "s3-notifications")
+        self.reminder_scheduler = LocalScheduler(
+            boto3.client("scheduler", region_name=LOCAL_REGION),
+            self.reminder_resources.group,
+            self._invoke_target,
+            clock=self.clock,
+            sqs=boto3.client("sqs", region_name=LOCAL_REGION),
+            duplicate_rate=self._duplicate_rate,
+            rng=random.Random(self._rng.random()),  # noqa: S311 - not secrets
+        )
+        self._spawn(self._fire_schedules, "scheduler")
+        self._spawn(self._poll_queues, "sqs-event-sources")
         self.info.save(self.state_dir / "stack.json")
         return self.info
 
@@ -266,7 +300,50 @@ class LocalStack:
             else None
         )
         references["RawBucket"] = resolved or "hksync-raw-local"
+        references.update(reminder_references(self._template, references))
+        references.update(queue_references(queue_event_sources(self._template), references))
         return references
+
+    # --- EventBridge Scheduler -----------------------------------------------------------------
+
+    def _invoke_target(self, arn: str, event: dict[str, Any]) -> Invocation:
+        references = self.references()
+        logical_id = next(
+            (spec_id for spec_id in self._workers if references.get(f"{spec_id}.Arn") == arn),
+            None,
+        )
+        if logical_id is None:
+            return Invocation(error_type="ResourceNotFoundException", error_message=arn)
+        return self._workers[logical_id][0].invoke(event)
+
+    def _fire_schedules(self) -> None:
+        while not self._stopping.wait(0.5):
+            if self.reminder_scheduler is None:
+                continue
+            try:
+                self.reminder_scheduler.fire_due()
+            except Exception:  # keep firing: one bad schedule must not stop the others
+                logging.getLogger(__name__).exception("local scheduler: firing failed")
+
+    # --- SQS event sources (local/queues.py) ----------------------------------------------------
+
+    def _poll_queues(self) -> None:
+        references = self.references()
+        sqs = boto3.client("sqs", region_name=LOCAL_REGION)
+        pollers = [
+            QueuePoller(sqs, source, references, self._workers[source.function][0].invoke)
+            for source in queue_event_sources(self._template)
+            if source.function in self._workers
+        ]
+        while not self._stopping.is_set():
+            delivered = 0
+            for poller in pollers:
+                try:
+                    delivered += poller.poll_once()
+                except Exception:  # keep polling: one bad batch must not stop the others
+                    logging.getLogger(__name__).exception("local event source: polling failed")
+            if not delivered:
+                self._stopping.wait(0.2)
 
     # --- S3 notifications --------------------------------------------------------------------
 
@@ -392,9 +469,15 @@ def _handler_for(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":
+                self.wfile.write(payload)
 
-        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
+        def __getattr__(self, name: str) -> Any:
+            # Every method (do_GET, do_TRACE, do_QUERY...), as API Gateway: a method no route
+            # serves is a 404 from the router, not the HTTP server's 501.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: the functions log what matters

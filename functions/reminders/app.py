@@ -1,0 +1,98 @@
+"""Reminders function: create, list, reschedule and cancel the caller's reminders.
+
+Routes parse the request and call hksync.reminders; the rows live in PostgreSQL and each
+scheduled reminder has one EventBridge Scheduler schedule, whose target is the dispatcher.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from hksync import reminders
+from hksync.api import body_bytes, current_user, http_resolver, json_response, require_json
+from hksync.aws import scheduler_client
+from hksync.db.connection import connection
+from hksync.db.reminders import ReminderRepository
+from hksync.observability import logger, tracer, user_ref
+from hksync.schedules import ReminderSchedules, ScheduleTarget
+from hksync.settings import RemindersSettings, settings_for
+
+settings = settings_for(RemindersSettings)
+app = http_resolver()
+
+
+def _caller() -> str:
+    user_id = current_user(app)
+    logger.append_keys(user=user_ref(user_id))
+    return user_id
+
+
+def _repository() -> ReminderRepository:
+    return ReminderRepository(connection(settings))
+
+
+def _schedules() -> ReminderSchedules:
+    return ReminderSchedules(
+        scheduler_client(),
+        settings.reminder_schedule_group,
+        ScheduleTarget(
+            dispatcher_arn=settings.dispatcher_function_arn,
+            role_arn=settings.scheduler_role_arn,
+            dead_letter_arn=settings.reminder_dlq_arn,
+            flexible_window_minutes=settings.reminder_flexible_window_minutes,
+        ),
+    )
+
+
+@app.post("/v1/reminders")
+def create_reminder() -> Response[str]:
+    """Create a reminder (201); the same reminder_id and content again is a no-op (200)."""
+    require_json(app)
+    view, created = reminders.create_reminder(
+        _repository(), _schedules(), _caller(), body_bytes(app), datetime.now(UTC)
+    )
+    logger.info(
+        "reminder created" if created else "reminder create repeated",
+        extra={"reminder_id": str(view.reminder_id), "kind": view.kind, "state": view.state},
+    )
+    return json_response(HTTPStatus.CREATED if created else HTTPStatus.OK, view)
+
+
+@app.get("/v1/reminders")
+def list_reminders() -> Response[str]:
+    """The caller's reminders."""
+    return json_response(HTTPStatus.OK, reminders.list_reminders(_repository(), _caller()))
+
+
+@app.put("/v1/reminders/<reminder_id>")
+def reschedule_reminder(reminder_id: UUID) -> Response[str]:
+    """Give a reminder a new schedule (one-time or recurring)."""
+    require_json(app)
+    view = reminders.reschedule_reminder(
+        _repository(), _schedules(), _caller(), reminder_id, body_bytes(app), datetime.now(UTC)
+    )
+    logger.info("reminder rescheduled", extra={"reminder_id": str(reminder_id)})
+    return json_response(HTTPStatus.OK, view)
+
+
+@app.delete("/v1/reminders/<reminder_id>")
+def cancel_reminder(reminder_id: UUID) -> Response[str]:
+    """Cancel a reminder for good; cancelling it again changes nothing."""
+    view = reminders.cancel_reminder(_repository(), _schedules(), _caller(), reminder_id)
+    logger.info("reminder cancelled", extra={"reminder_id": str(reminder_id)})
+    return json_response(HTTPStatus.OK, view)
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,157 @@
+"""The reminders contract: what the app sends to schedule a reminder, and what the schedule
+sends the dispatcher.
+
+A reminder is either one-time, at a local date-time (``at``) in an IANA time zone, or
+recurring, with a Scheduler cron expression (``cron``) evaluated in that zone. These models
+check the form of each field; whether a time is still ahead is checked against the clock by
+hksync.reminders, which reports it the same way (422, naming the field).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+
+from hksync.contract.models import StrictModel, Uuid, is_iana_time_zone
+from hksync.cron import CronError, CronExpression
+
+ReminderKind = Literal["medication", "check_in", "measurement", "other"]
+#: Short enough for a push notification's title; no control characters.
+Title = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
+TIME_ZONE_FIELD: Final = "time_zone"
+
+
+_LOCAL_DATE_TIME: Final = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?"
+
+
+def _local_date_time(value: Any) -> Any:
+    # Strict mode takes no strings for date-times: parse the text here, and refuse an offset,
+    # because the zone is time_zone's (an offset would say something else, or the same twice).
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a local date-time, YYYY-MM-DDTHH:MM[:SS]") from None
+        if parsed.tzinfo is not None:
+            raise ValueError(
+                "must be a local date-time without a UTC offset; the zone is time_zone"
+            )
+        if parsed.microsecond:
+            raise ValueError("must be given to the second at most")
+        if not re.fullmatch(_LOCAL_DATE_TIME, value, flags=re.ASCII):
+            raise ValueError("must be a local date-time, YYYY-MM-DDTHH:MM[:SS]")
+        return parsed
+    return value
+
+
+LocalDateTime = Annotated[
+    datetime,
+    BeforeValidator(_local_date_time),
+    # Not JSON Schema's "date-time", which requires an offset: a wall-clock time, no offset.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": f"^{_LOCAL_DATE_TIME}$",
+            "description": "A local date-time without offset, in time_zone.",
+        }
+    ),
+]
+
+
+class ReminderSchedule(StrictModel):
+    """When a reminder fires: ``at`` once, or ``cron`` repeatedly, in ``time_zone``."""
+
+    time_zone: str = Field(
+        examples=["Europe/Berlin"], description="IANA time zone the times are given in."
+    )
+    at: LocalDateTime | None = Field(
+        default=None,
+        examples=["2026-11-26T08:00:00"],
+        description="One-time reminders: the local date-time, without an offset.",
+    )
+    cron: str | None = Field(
+        default=None,
+        validate_default=True,
+        examples=["0 8 * * ? *"],
+        description=(
+            "Recurring reminders: EventBridge Scheduler's six cron fields (minutes hours "
+            "day-of-month month day-of-week year), without cron( )."
+        ),
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        if not is_iana_time_zone(value):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _one_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            if value.strip().startswith("cron("):
+                raise ValueError("give the six fields without cron( ), e.g. 0 8 * * ? *")
+            try:
+                value = CronExpression.parse(value).text
+            except CronError as error:
+                raise ValueError(str(error)) from None
+        # "at" is absent from info.data when it failed: that error is the one to report.
+        if "at" in info.data:
+            if value is None and info.data["at"] is None:
+                raise ValueError("give at (a one-time local date-time) or cron (recurring)")
+            if value is not None and info.data["at"] is not None:
+                raise ValueError("give either at (one-time) or cron (recurring), not both")
+        return value
+
+
+class CreateReminder(ReminderSchedule):
+    """POST /v1/reminders. ``reminder_id`` is the client's: sending it again is a no-op."""
+
+    reminder_id: Uuid
+    kind: ReminderKind
+    title: Title
+
+
+class RescheduleReminder(ReminderSchedule):
+    """PUT /v1/reminders/{reminder_id}: the new schedule (a one-time reminder may become
+    recurring, and back)."""
+
+
+class ReminderOccurrence(BaseModel):
+    """What a schedule sends the dispatcher, once per occurrence (the schedule's target input).
+
+    Scheduler fills the ``<aws.scheduler.*>`` placeholders of the input at each invocation;
+    ``scheduled_time`` is the occurrence's nominal time, the same on every retry and duplicate
+    of that occurrence, which is what makes it a delivery key. ``revision`` is the reminder's
+    schedule revision when the schedule was written: an occurrence of an older schedule (still
+    in flight after a reschedule) is not delivered.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    user_id: str = Field(min_length=1)
+    reminder_id: UUID
+    revision: int = Field(ge=1)
+    scheduled_time: AwareDatetime
+    execution_id: str | None = None
+    attempt: int | None = None

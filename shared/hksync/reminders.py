@@ -1,0 +1,214 @@
+"""Reminders, the API's side: create (idempotent by the client's id), list, reschedule, cancel.
+
+The database row is the source of truth and is written first; the schedule is then made to
+match it. Every step can be repeated, so a client that retries after any failure converges:
+
+- create: the row is inserted once (a retry with the same content finds it), then the schedule
+  is put (created, or updated when it exists). Same id, different content: 409.
+- reschedule: the row gets the new schedule and a new revision, then the schedule is updated.
+  Occurrences of the old schedule still in flight carry the old revision and are not delivered.
+- cancel: the row is cancelled first (the dispatcher then refuses every occurrence), then the
+  schedule is deleted.
+
+Always scoped to the caller: another user's reminder is simply not found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from hksync.contract.api import ReminderList, ReminderView
+from hksync.contract.errors import FieldError
+from hksync.contract.parse import parse_json
+from hksync.contract.reminders import CreateReminder, ReminderSchedule, RescheduleReminder
+from hksync.cron import CronExpression, local_instant
+from hksync.db.reminders import NewReminder, Reminder, ReminderRepository
+from hksync.errors import ContractViolation, NotFound, ReminderConflict
+from hksync.schedules import ReminderSchedules, schedule_name
+
+#: How far ahead a reminder may first fire ("hours to weeks ahead", with room to spare).
+MAX_LEAD_TIME: Final = timedelta(days=90)
+#: Scheduler fires with one-minute precision: anything sooner is as good as now.
+MIN_LEAD_TIME: Final = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSchedule:
+    """A requested schedule checked against the clock: its UTC instant or its expression, and
+    when it fires first."""
+
+    time_zone: str
+    local_at: datetime | None
+    fire_at: datetime | None
+    cron: str | None
+    next_fire_at: datetime
+
+    def row(self, kind: str, title: str) -> NewReminder:
+        return NewReminder(
+            kind=kind,
+            title=title,
+            time_zone=self.time_zone,
+            local_at=self.local_at,
+            fire_at=self.fire_at,
+            cron=self.cron,
+            next_fire_at=self.next_fire_at,
+        )
+
+
+def _refuse(field: str, reason: str) -> ContractViolation:
+    return ContractViolation([FieldError(field=field, reason=reason)])
+
+
+def resolve_schedule(request: ReminderSchedule, now: datetime) -> ResolvedSchedule:
+    """Turns a valid request into instants, refusing (422) what is past, skipped by the clocks,
+    never firing, or too far ahead."""
+    zone = ZoneInfo(request.time_zone)
+    if request.at is not None:
+        fire_at = local_instant(request.at, zone)
+        if fire_at is None:
+            raise _refuse(
+                "at",
+                f"{request.at.isoformat()} does not exist in {request.time_zone}: "
+                "the clocks skip it (daylight saving time)",
+            )
+        field, first = "at", fire_at
+    else:
+        assert request.cron is not None  # the contract guarantees one of the two
+        fire_at = None
+        found = CronExpression.parse(request.cron).next_after(zone, now)
+        if found is None:
+            raise _refuse("cron", "never fires after now")
+        field, first = "cron", found
+    if first <= now:
+        raise _refuse(field, f"is in the past ({first.isoformat()} is before now)")
+    if first < now + MIN_LEAD_TIME:
+        raise _refuse(field, "is less than a minute ahead")
+    if first > now + MAX_LEAD_TIME:
+        raise _refuse(
+            field,
+            f"first fires at {first.isoformat()}, more than {MAX_LEAD_TIME.days} days ahead",
+        )
+    return ResolvedSchedule(
+        time_zone=request.time_zone,
+        local_at=request.at,
+        fire_at=fire_at,
+        cron=request.cron,
+        next_fire_at=first,
+    )
+
+
+def view(reminder: Reminder) -> ReminderView:
+    state = reminder.state
+    assert state in ("scheduled", "delivered", "cancelled")
+    return ReminderView(
+        reminder_id=reminder.reminder_id,
+        kind=reminder.kind,
+        title=reminder.title,
+        time_zone=reminder.time_zone,
+        at=reminder.local_at,
+        cron=reminder.cron,
+        state=state,
+        next_fire_at=reminder.next_fire_at,
+        created_at=reminder.created_at,
+        updated_at=reminder.updated_at,
+    )
+
+
+def _is_live(reminder: Reminder, now: datetime) -> bool:
+    """Whether the reminder should have a schedule: it is scheduled, and (one-time) its time
+    has not come (then the schedule has fired, or is firing, and deletes itself)."""
+    return reminder.state == "scheduled" and (reminder.fire_at is None or reminder.fire_at > now)
+
+
+def create_reminder(
+    repository: ReminderRepository,
+    schedules: ReminderSchedules,
+    user_id: str,
+    body: bytes,
+    now: datetime,
+) -> tuple[ReminderView, bool]:
+    """Creates a reminder and its schedule; (the reminder, whether it was created now).
+
+    A retry with the same content returns the reminder as it is (and re-puts its schedule, in
+    case the first attempt stopped before that); a different content under the same id is a
+    409, because reminders change through PUT, not by creating them again.
+    """
+    request = parse_json(CreateReminder, body)
+    existing = repository.get(user_id, request.reminder_id)
+    if existing is None:
+        resolved = resolve_schedule(request, now)
+        name = schedule_name(user_id, request.reminder_id)
+        created = repository.insert(
+            user_id, request.reminder_id, name, resolved.row(request.kind, request.title)
+        )
+        if created is not None:
+            schedules.put(created, now)
+            return view(created), True
+        # Another request with this id won the race: answer as for a retry.
+        existing = repository.get(user_id, request.reminder_id)
+        assert existing is not None
+    if (
+        existing.kind,
+        existing.title,
+        existing.time_zone,
+        existing.local_at,
+        existing.cron,
+    ) != (request.kind, request.title, request.time_zone, request.at, request.cron):
+        raise ReminderConflict(
+            f"reminder {request.reminder_id} already exists with a different kind, title or "
+            "schedule; change it with PUT /v1/reminders/{reminder_id}"
+        )
+    if _is_live(existing, now):
+        schedules.put(existing, now)
+    return view(existing), False
+
+
+def list_reminders(repository: ReminderRepository, user_id: str) -> ReminderList:
+    return ReminderList(reminders=[view(reminder) for reminder in repository.all_of(user_id)])
+
+
+def reschedule_reminder(
+    repository: ReminderRepository,
+    schedules: ReminderSchedules,
+    user_id: str,
+    reminder_id: UUID,
+    body: bytes,
+    now: datetime,
+) -> ReminderView:
+    """Gives the reminder a new schedule (a delivered one-time reminder fires again)."""
+    request = parse_json(RescheduleReminder, body)
+    resolved = resolve_schedule(request, now)
+    current = repository.get(user_id, reminder_id)
+    if current is None:
+        raise NotFound(f"no reminder {reminder_id} for this user")
+    if current.state == "cancelled":
+        raise ReminderConflict(f"reminder {reminder_id} is cancelled; create a new one")
+    unchanged = current.state == "scheduled" and (
+        current.time_zone,
+        current.local_at,
+        current.cron,
+    ) == (resolved.time_zone, resolved.local_at, resolved.cron)
+    if not unchanged:
+        updated = repository.reschedule(
+            user_id, reminder_id, resolved.row(current.kind, current.title)
+        )
+        if updated is None:  # cancelled meanwhile
+            raise ReminderConflict(f"reminder {reminder_id} is cancelled; create a new one")
+        current = updated
+    schedules.put(current, now)
+    return view(current)
+
+
+def cancel_reminder(
+    repository: ReminderRepository, schedules: ReminderSchedules, user_id: str, reminder_id: UUID
+) -> ReminderView:
+    """Cancels the reminder for good and deletes its schedule; repeating it changes nothing."""
+    cancelled = repository.cancel(user_id, reminder_id)
+    if cancelled is None:
+        raise NotFound(f"no reminder {reminder_id} for this user")
+    schedules.delete(cancelled.schedule_name)
+    return view(cancelled)
