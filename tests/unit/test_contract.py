@@ -1047,3 +1047,40 @@ def test_sync_commit_rule_rejects_and_names_the_field(
 )
 def test_field_path(loc: tuple[int | str, ...], expected: str) -> None:
     assert field_path(loc) == expected
+
+
+# --- Text PostgreSQL cannot store ---------------------------------------------------------------
+
+
+NUL_REASON = "must not contain the NUL character (U+0000), which cannot be stored"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"source": {"name": "Watch\u0000", "bundle_id": "com.apple.health"}}, "source.name"),
+        ({"metadata": {"HKExternalUUID": "x\u0000"}}, "metadata.HKExternalUUID"),
+        ({"metadata": {"key\u0000": "x"}}, "metadata.key\u0000"),
+        ({"device": {"name": "\u0000"}}, "device.name"),
+    ],
+)
+def test_a_nul_character_in_any_text_is_refused_naming_the_field(
+    changes: dict[str, Any], field: str
+) -> None:
+    # PostgreSQL text and jsonb cannot hold U+0000: such a chunk used to pass the API and then
+    # fail in the processor on every retry, a poison chunk (issue 9's fault suite found it).
+    errors = rejection(json.dumps(single_sample_chunk(HEART_RATE, changes)))
+
+    # (A metadata value is one of four types: the union reports each; the text one says why.)
+    assert FieldError(field=f"samples[0].{field}", reason=NUL_REASON) in [
+        FieldError(field=error.field.removesuffix(".constrained-str"), reason=error.reason)
+        for error in errors
+    ]
+
+
+def test_a_nul_character_in_an_anchor_is_refused() -> None:
+    document = {"chunk_count": 1, "anchors": {HEART_RATE: "anchor\u0000"}}
+
+    error = only_error(json.dumps(document), SyncCommit)
+
+    assert error == FieldError(field=f"anchors.{HEART_RATE}", reason=NUL_REASON)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from pydantic import BaseModel, ValidationError
 
 from hksync.contract.types import SampleKind
@@ -9,6 +11,13 @@ from hksync.contract.types import SampleKind
 _UNION_TAGS = frozenset(kind.value for kind in SampleKind)
 #: What pydantic appends to the location of a refused dictionary key.
 _DICT_KEY_MARKER = "[key]"
+#: Every text field of the contract matches this: PostgreSQL text and jsonb cannot hold U+0000,
+#: so a string with it would pass validation and then fail in the processor on every retry (a
+#: poison chunk). The contract refuses it instead, with this reason.
+NO_NUL_PATTERN: Final = "^[^\\u0000]*$"
+_REASONS_BY_PATTERN: Final = {
+    NO_NUL_PATTERN: "must not contain the NUL character (U+0000), which cannot be stored",
+}
 
 
 class FieldError(BaseModel):
@@ -42,7 +51,10 @@ def field_errors(error: ValidationError) -> list[FieldError]:
     return [
         FieldError(
             field=field_path(detail["loc"]),
-            reason=detail["msg"].removeprefix("Value error, "),
+            reason=_REASONS_BY_PATTERN.get(
+                str(detail.get("ctx", {}).get("pattern")),
+                detail["msg"].removeprefix("Value error, "),
+            ),
         )
         for detail in error.errors(include_url=False, include_input=False)
     ]

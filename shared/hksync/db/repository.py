@@ -10,14 +10,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Final
 from uuid import UUID
 
 import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
+from pydantic_core import to_json
 
-from hksync.contract.models import CategorySample, QuantitySample, Workout
+from hksync.contract.models import CategorySample, Device, QuantitySample, Workout, gc_paused
 from hksync.contract.types import SAMPLE_TYPES
 
 AnySample = QuantitySample | CategorySample | Workout
@@ -64,9 +66,15 @@ _CONTENT_TYPES: Final = (
     "text",
 )
 _COMPARED = _CONTENT_COLUMNS[1:]
-
+# jsonb columns are staged as text (JSON already serialised, copied by psycopg's C text dumper)
+# and cast in the INSERT: per row that costs a fraction of psycopg's jsonb dumper (json.dumps).
+_STAGING_TYPES: Final = tuple("text" if kind == "jsonb" else kind for kind in _CONTENT_TYPES)
+_STAGED_CONTENT: Final = ", ".join(
+    f"{name}::jsonb AS {name}" if kind == "jsonb" else name
+    for name, kind in zip(_CONTENT_COLUMNS, _CONTENT_TYPES, strict=True)
+)
 _STAGING_COLUMNS: Final = ", ".join(
-    f"{name} {kind}" for name, kind in zip(_CONTENT_COLUMNS, _CONTENT_TYPES, strict=True)
+    f"{name} {kind}" for name, kind in zip(_CONTENT_COLUMNS, _STAGING_TYPES, strict=True)
 )
 # The statements below are assembled once, at import, from the constant column lists above;
 # no input ever reaches them except as bound parameters (hence the S608 waivers).
@@ -77,15 +85,28 @@ _COPY_STAGING = f"COPY incoming_samples ({', '.join(_CONTENT_COLUMNS)}) FROM STD
 _UPSERT = f"""
     WITH written AS (
         INSERT INTO health_samples AS h (user_id, sync_id, {", ".join(_CONTENT_COLUMNS)})
-        SELECT %(user_id)s, %(sync_id)s, {", ".join(_CONTENT_COLUMNS)}
-        FROM incoming_samples
-        ORDER BY uuid  -- one lock order for every writer: concurrent chunks cannot deadlock
+        SELECT %(user_id)s, %(sync_id)s, {", ".join(f"i.{name}" for name in _CONTENT_COLUMNS)}
+        FROM (SELECT {_STAGED_CONTENT} FROM incoming_samples) AS i
+        -- Rows already stored as they are (or tombstoned) are dropped before the INSERT: ON
+        -- CONFLICT would lock each of them (a row lock is a write: WAL, a dirtied page) only to
+        -- skip it. A row changed concurrently after this check is still caught by ON CONFLICT.
+        -- OFFSET 0 keeps the check a primary-key probe per incoming row: as an anti-join the
+        -- planner may hash the user's whole history for every chunk.
+        WHERE NOT EXISTS (
+            SELECT 1 FROM health_samples o
+            WHERE o.user_id = %(user_id)s AND o.uuid = i.uuid
+              AND (o.deleted_at IS NOT NULL
+                   OR ({", ".join(f"o.{name}" for name in _COMPARED)})
+                      IS NOT DISTINCT FROM ({", ".join(f"i.{name}" for name in _COMPARED)}))
+            OFFSET 0
+        )
+        ORDER BY i.uuid  -- one lock order for every writer: concurrent chunks cannot deadlock
         ON CONFLICT (user_id, uuid) DO UPDATE
         SET {", ".join(f"{name} = EXCLUDED.{name}" for name in _COMPARED)},
             sync_id = EXCLUDED.sync_id,
             updated_at = now()
-        -- A tombstone is final (HealthKit never reuses a UUID), and unchanged rows are left
-        -- alone: no write, no dead tuple, no WAL.
+        -- A tombstone is final (HealthKit never reuses a UUID), and a row found equal after
+        -- all (changed back concurrently) is not rewritten.
         WHERE h.deleted_at IS NULL
           AND ({", ".join(f"h.{name}" for name in _COMPARED)})
               IS DISTINCT FROM ({", ".join(f"EXCLUDED.{name}" for name in _COMPARED)})
@@ -107,6 +128,10 @@ _TOMBSTONE = f"""
     )
     SELECT count(*) FROM gone
 """
+
+
+#: A device's field values, all of them, in order: equal tuples are equal devices.
+_DEVICE_IDENTITY: Final = attrgetter(*Device.model_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,41 +179,63 @@ class Anchor:
     committed_at: datetime
 
 
-def _content_row(sample: AnySample) -> tuple[Any, ...]:
-    device = sample.device.model_dump(exclude_none=True) if sample.device else None
-    common_head = (sample.uuid, sample.sample_type, sample.kind, sample.start_date, sample.end_date)
-    common_tail = (
-        sample.source.name,
-        sample.source.bundle_id,
-        sample.source.version,
-        Jsonb(device) if device else None,
-        Jsonb(sample.metadata) if sample.metadata else None,
-        sample.time_zone,
-    )
-    if isinstance(sample, QuantitySample):
-        canonical_unit = SAMPLE_TYPES[sample.sample_type].canonical_unit
-        body: tuple[Any, ...] = (
-            sample.canonical_value,
-            canonical_unit,
-            None,
-            None,
-            None,
-            None,
-            None,
+class _StagingRows:
+    """Samples as rows of the staging table. JSON is written by pydantic-core (Rust) rather
+    than json.dumps; jsonb stores the same value either way. Devices repeat across a chunk
+    (one watch, one phone), so each distinct device is serialised once."""
+
+    def __init__(self) -> None:
+        self._devices: dict[tuple[str | None, ...], str | None] = {}
+
+    def _device_json(self, device: Device) -> str | None:
+        identity = _DEVICE_IDENTITY(device)
+        try:
+            return self._devices[identity]
+        except KeyError:
+            fields = device.model_dump(exclude_none=True)
+            text = self._devices[identity] = to_json(fields).decode() if fields else None
+            return text
+
+    def row(self, sample: AnySample) -> tuple[Any, ...]:
+        common_head = (
+            sample.uuid,
+            sample.sample_type,
+            sample.kind,
+            sample.start_date,
+            sample.end_date,
         )
-    elif isinstance(sample, CategorySample):
-        body = (None, None, sample.value, None, None, None, None)
-    else:
-        body = (
-            None,
-            None,
-            None,
-            sample.activity_type,
-            sample.duration_s,
-            sample.total_energy_kcal,
-            sample.total_distance_m,
+        common_tail = (
+            sample.source.name,
+            sample.source.bundle_id,
+            sample.source.version,
+            self._device_json(sample.device) if sample.device else None,
+            to_json(sample.metadata).decode() if sample.metadata else None,
+            sample.time_zone,
         )
-    return common_head + body + common_tail
+        if isinstance(sample, QuantitySample):
+            canonical_unit = SAMPLE_TYPES[sample.sample_type].canonical_unit
+            body: tuple[Any, ...] = (
+                sample.canonical_value,
+                canonical_unit,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
+        elif isinstance(sample, CategorySample):
+            body = (None, None, sample.value, None, None, None, None)
+        else:
+            body = (
+                None,
+                None,
+                None,
+                sample.activity_type,
+                sample.duration_s,
+                sample.total_energy_kcal,
+                sample.total_distance_m,
+            )
+        return common_head + body + common_tail
 
 
 class Repository:
@@ -200,8 +247,14 @@ class Repository:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self._conn.transaction():
-            yield
+        try:
+            with self._conn.transaction():
+                yield
+        except BaseException:
+            # A rolled-back transaction takes the staging table it created with it: the next
+            # upsert on this connection must create it again.
+            self._staging_ready = False
+            raise
 
     # --- writes (inside a transaction) -------------------------------------------------------
 
@@ -233,11 +286,12 @@ class Repository:
             self._conn.execute(_CREATE_STAGING)
             self._staging_ready = True
         received = 0
+        rows = _StagingRows()
         with self._conn.cursor() as cursor:
-            with cursor.copy(_COPY_STAGING) as copy:
-                copy.set_types(_CONTENT_TYPES)
+            with cursor.copy(_COPY_STAGING) as copy, gc_paused():
+                copy.set_types(_STAGING_TYPES)
                 for sample in samples:
-                    copy.write_row(_content_row(sample))
+                    copy.write_row(rows.row(sample))
                     received += 1
             if received == 0:
                 return WriteCounts()

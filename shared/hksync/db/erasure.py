@@ -1,0 +1,135 @@
+"""All SQL of erasing a user: the erasure requests, and deleting every row of the user.
+
+The migration (0003_erasure.sql) also makes the database refuse chunks and commits uploaded
+before a user's erasure was requested, so that a late or retried S3 event cannot write back
+what was erased.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from uuid import UUID, uuid4
+
+import psycopg
+from psycopg.rows import class_row
+
+_COLUMNS: Final = (
+    "erasure_id, user_id, state, requested_at, started_at, completed_at, attempts, "
+    "objects_deleted, samples_deleted, syncs_deleted, anchors_deleted, reminders_deleted"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    erasure_id: UUID
+    user_id: str
+    state: str
+    requested_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    attempts: int
+    objects_deleted: int
+    samples_deleted: int
+    syncs_deleted: int
+    anchors_deleted: int
+    reminders_deleted: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedRows:
+    samples: int
+    syncs: int
+    anchors: int
+    reminders: int
+    #: The deleted reminders' schedules, to delete in EventBridge Scheduler.
+    schedule_names: list[str]
+
+
+class ErasureRepository:
+    """Data access for erasures on one (autocommit) connection."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    def _one(self, query: str, params: tuple[object, ...]) -> Erasure | None:
+        with self._conn.cursor(row_factory=class_row(Erasure)) as cursor:
+            return cursor.execute(query, params).fetchone()
+
+    def request(self, user_id: str) -> tuple[Erasure, bool]:
+        """The user's unfinished erasure, or a new one; (erasure, whether it is new)."""
+        for _ in range(2):  # a concurrent request may win the unique index between the two
+            created = self._one(
+                f"""INSERT INTO erasures (erasure_id, user_id) VALUES (%s, %s)
+                    ON CONFLICT (user_id) WHERE state = 'pending' DO NOTHING
+                    RETURNING {_COLUMNS}""",
+                (uuid4(), user_id),
+            )
+            if created is not None:
+                return created, True
+            pending = self._one(
+                f"SELECT {_COLUMNS} FROM erasures WHERE user_id = %s AND state = 'pending'",
+                (user_id,),
+            )
+            if pending is not None:
+                return pending, False
+        raise RuntimeError("an erasure request kept changing under this one")
+
+    def latest(self, user_id: str) -> Erasure | None:
+        return self._one(
+            f"""SELECT {_COLUMNS} FROM erasures WHERE user_id = %s
+                ORDER BY requested_at DESC LIMIT 1""",
+            (user_id,),
+        )
+
+    def get(self, erasure_id: UUID) -> Erasure | None:
+        return self._one(f"SELECT {_COLUMNS} FROM erasures WHERE erasure_id = %s", (erasure_id,))
+
+    def start(self, erasure_id: UUID) -> Erasure | None:
+        """Counts an attempt at a pending erasure; None when it is unknown or already done."""
+        return self._one(
+            f"""UPDATE erasures SET attempts = attempts + 1,
+                       started_at = COALESCE(started_at, now())
+                WHERE erasure_id = %s AND state = 'pending'
+                RETURNING {_COLUMNS}""",
+            (erasure_id,),
+        )
+
+    def count_objects(self, erasure_id: UUID, deleted: int) -> None:
+        self._conn.execute(
+            "UPDATE erasures SET objects_deleted = objects_deleted + %s WHERE erasure_id = %s",
+            (deleted, erasure_id),
+        )
+
+    def delete_rows_and_complete(self, erasure: Erasure) -> DeletedRows:
+        """In one transaction: waits for the user's writers in flight (the per-user lock of
+        0003_erasure.sql), deletes every row of the user, and marks the erasure complete."""
+        user = erasure.user_id
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(hksync_user_lock_key(%s))", (user,))
+            samples = self._conn.execute(
+                "DELETE FROM health_samples WHERE user_id = %s", (user,)
+            ).rowcount
+            anchors = self._conn.execute(
+                "DELETE FROM sync_anchors WHERE user_id = %s", (user,)
+            ).rowcount
+            # The chunk ledger goes with its syncs (ON DELETE CASCADE).
+            syncs = self._conn.execute(
+                "DELETE FROM sync_sessions WHERE user_id = %s", (user,)
+            ).rowcount
+            # Deliveries go with their reminders (ON DELETE CASCADE).
+            schedule_names = [
+                name
+                for (name,) in self._conn.execute(
+                    "DELETE FROM reminders WHERE user_id = %s RETURNING schedule_name", (user,)
+                ).fetchall()
+            ]
+            self._conn.execute(
+                """UPDATE erasures
+                   SET state = 'complete', completed_at = now(), samples_deleted = %s,
+                       syncs_deleted = %s, anchors_deleted = %s, reminders_deleted = %s
+                   WHERE erasure_id = %s""",
+                (samples, syncs, anchors, len(schedule_names), erasure.erasure_id),
+            )
+        return DeletedRows(samples, syncs, anchors, len(schedule_names), schedule_names)
