@@ -216,7 +216,11 @@ def test_failed_dispatcher_invocations_go_to_the_reminders_dead_letter_queue(
 
 def test_the_topic_is_encrypted_and_refuses_plain_http(cfn: dict[str, Any]) -> None:
     assert props(cfn, "ReminderTopic")["KmsMasterKeyId"] == {"Ref": "DataKey"}
-    (policy,) = resources_of_type(cfn, "AWS::SNS::TopicPolicy").values()
+    (policy,) = [
+        policy
+        for policy in resources_of_type(cfn, "AWS::SNS::TopicPolicy").values()
+        if policy["Properties"]["Topics"] == [{"Ref": "ReminderTopic"}]
+    ]
     (deny,) = statements(policy["Properties"]["PolicyDocument"])
     assert deny["Effect"] == "Deny"
     assert deny["Principal"] == "*"

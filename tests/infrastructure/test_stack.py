@@ -102,9 +102,13 @@ def test_the_key_policy_names_only_the_account_and_the_services_that_need_it(
     s3 = by_sid["S3SendsNotificationsToTheEncryptedQueue"]
     assert s3["Principal"] == {"Service": "s3.amazonaws.com"}
     assert set(as_list(s3["Action"])) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    alarms = by_sid["CloudWatchAlarmsPublishToTheEncryptedOpsTopic"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(as_list(alarms["Action"])) == {"kms:GenerateDataKey*", "kms:Decrypt"}
     assert set(by_sid) == {
         "AccountAdministersTheKeyThroughIam",
         "CloudWatchLogsEncryptsThisStacksLogGroups",
+        "CloudWatchAlarmsPublishToTheEncryptedOpsTopic",
         "S3SendsNotificationsToTheEncryptedQueue",
     }
 
