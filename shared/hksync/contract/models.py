@@ -60,7 +60,7 @@ def gc_paused() -> Iterator[None]:
     long-lived objects and no reference cycles (validating a chunk, encoding its rows).
 
     Otherwise the collector runs every 700 allocations and, as the objects pile up, rescans
-    them all in its older generations: on a 20,000-sample chunk that is a third or more of the
+    them all in its older generations: on a 20,000-sample chunk that is about a third of the
     validation time, and finds no garbage (docs/benchmarks.md). Plain reference counting still
     frees everything as usual; a cycle made meanwhile is collected after the block.
     """

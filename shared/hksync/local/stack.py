@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -214,6 +215,9 @@ class LocalStack:
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_LOG_LEVEL": self._function_log_level,
             }
+            if self._function_log_level.upper() in {"WARNING", "ERROR"}:
+                # A quiet stack (the demo) keeps the EMF metric lines out of the output too.
+                environment["POWERTOOLS_METRICS_DISABLED"] = "true"
             environment.pop("DB_SECRET_ARN", None)
             copies = self._processor_concurrency if "S3" in spec.event_types else 1
             self._workers[spec.logical_id] = [
@@ -387,6 +391,13 @@ class LocalStack:
                 if not outcome.failed:
                     break
             if outcome is not None and outcome.failed:
+                # Say so where the developer looks (Lambda would log it to CloudWatch).
+                print(
+                    f"hksync local: processor failed {1 + ASYNC_RETRIES} times on an object; "
+                    f"sent to the dead-letter queue ({outcome.error_type}); "
+                    "see `hksync ops dlq list`",
+                    file=sys.stderr,
+                )
                 # Lambda's on-failure destination: the event, with why it failed.
                 sqs.send_message(
                     QueueUrl=self.info.dead_letter_queue_url,
