@@ -17,13 +17,14 @@ from hksync.contract.reminders import ReminderOccurrence
 from hksync.db.connection import connection
 from hksync.db.reminders import ReminderRepository
 from hksync.dispatch import ReminderDispatcher, ReminderTopic
-from hksync.observability import logger, tracer, user_ref
+from hksync.observability import Metric, logger, metrics, record, tracer, user_ref
 from hksync.settings import DispatcherSettings, settings_for
 
 settings = settings_for(DispatcherSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     occurrence = ReminderOccurrence.model_validate(event)
@@ -40,6 +41,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "outcome": result.outcome,
         "attempt": occurrence.attempt,
     }
+    if result.outcome == "delivered":
+        record(Metric.REMINDERS_DELIVERED)
+    elif result.outcome != "unconfirmed":  # duplicate, cancelled, stale or unknown
+        record(Metric.REMINDERS_SKIPPED)
     if result.outcome == "unconfirmed":
         logger.error("reminder publish unconfirmed: not retried, check the ledger", extra=details)
     else:

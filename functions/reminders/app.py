@@ -20,7 +20,7 @@ from hksync.api import body_bytes, current_user, http_resolver, json_response, r
 from hksync.aws import scheduler_client
 from hksync.db.connection import connection
 from hksync.db.reminders import ReminderRepository
-from hksync.observability import logger, tracer, user_ref
+from hksync.observability import Metric, logger, metrics, record, tracer, user_ref
 from hksync.schedules import ReminderSchedules, ScheduleTarget
 from hksync.settings import RemindersSettings, settings_for
 
@@ -58,6 +58,8 @@ def create_reminder() -> Response[str]:
     view, created = reminders.create_reminder(
         _repository(), _schedules(), _caller(), body_bytes(app), datetime.now(UTC)
     )
+    if created:
+        record(Metric.REMINDERS_SCHEDULED)
     logger.info(
         "reminder created" if created else "reminder create repeated",
         extra={"reminder_id": str(view.reminder_id), "kind": view.kind, "state": view.state},
@@ -93,6 +95,7 @@ def cancel_reminder(reminder_id: UUID) -> Response[str]:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

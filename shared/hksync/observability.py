@@ -47,6 +47,9 @@ class Metric(StrEnum):
     PROCESSING_LAG = "ProcessingLag"
     SYNCS_COMPLETED = "SyncsCompleted"
     SYNCS_FAILED = "SyncsFailed"
+    REMINDERS_SCHEDULED = "RemindersScheduled"
+    REMINDERS_DELIVERED = "RemindersDelivered"
+    REMINDERS_SKIPPED = "RemindersSkipped"
 
 
 _UNITS: Final = {

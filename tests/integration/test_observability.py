@@ -8,7 +8,7 @@ import logging
 import random
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -17,8 +17,10 @@ import pytest
 from hksync.observability import Metric, logger, user_ref
 from hksync.simulator import AppleWatchUser
 from tests.conftest import TEST_BUCKET
+from tests.integration.test_reminders import KOLKATA, local_ahead, one_time
 from tests.support.builders import chunk, commit, heart_rate
 from tests.support.pipeline import Pipeline
+from tests.support.reminders import ReminderDriver
 
 USER = "anna.example@icloud.com"
 
@@ -65,9 +67,17 @@ def _run_everything(pipeline: Pipeline) -> AppleWatchUser:
     return user
 
 
+def _remind(reminders: ReminderDriver) -> None:
+    """A reminder scheduled, delivered, then its occurrence invoked again (skipped)."""
+    assert reminders.create(USER, one_time(local_ahead(KOLKATA, timedelta(hours=3)))).status == 201
+    (firing,) = reminders.advance(timedelta(hours=3, minutes=1))
+    assert firing.invocation.result["outcome"] == "delivered"
+    assert reminders.invoke_dispatcher(firing.event)["outcome"] == "duplicate"
+
+
 @pytest.fixture
 def logged(
-    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+    pipeline: Pipeline, reminders: ReminderDriver, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[tuple[AppleWatchUser, list[dict[str, Any]]]]:
     """Runs everything; returns the JSON log lines (as Powertools formats them) and the EMF
     metric blobs (printed to stdout, as Lambda ships them)."""
@@ -77,6 +87,7 @@ def logged(
     logger.addHandler(capture)
     try:
         user = _run_everything(pipeline)
+        _remind(reminders)
     finally:
         logger.removeHandler(capture)
     return user, _json_lines(buffer.getvalue()) + _json_lines(capsys.readouterr().out)
