@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 if TYPE_CHECKING:  # the ingest function must not import the database layer
     from hksync.processing import ObjectResult
@@ -72,6 +72,19 @@ def user_ref(user_id: str) -> str:
     return hmac.new(key.encode(), user_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def _record_failure_reason(reason: str) -> None:
+    """ChunkFailures again, split by reason (the error code: validation_failed,
+    malformed_body, payload_too_large): its own EMF blob, so the total above keeps one series."""
+    with single_metric(
+        name=Metric.CHUNK_FAILURES.value,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=metrics.namespace,
+        default_dimensions={"service": SERVICE, "reason": reason},
+    ):
+        pass
+
+
 def report_processed(result: ObjectResult) -> None:
     """Logs and counts what the processor did with one object: counts only, never content."""
     outcome = result.outcome
@@ -81,6 +94,7 @@ def report_processed(result: ObjectResult) -> None:
         record(Metric.CHUNKS_STORED)
     elif outcome == "failed":
         record(Metric.CHUNK_FAILURES)
+        _record_failure_reason(result.failure.code if result.failure else "unknown")
     if outcome in {"stored", "failed"}:
         record(Metric.SAMPLES_INSERTED, result.counts.inserted)
         record(Metric.SAMPLES_UPDATED, result.counts.updated)

@@ -34,12 +34,14 @@ def _dashboard(cfn: dict[str, Any]) -> dict[str, Any]:
     return json.loads(re.sub(r"\$\{[^}]+\}", "resolved-by-cloudformation", body))
 
 
-def _metric_rows(dashboard: dict[str, Any]) -> list[list[Any]]:
+def _metric_rows(dashboard: dict[str, Any], *, expressions: bool = False) -> list[list[Any]]:
+    """The widgets' metric rows; a row that is a metric-math expression only if asked."""
     return [
         row
         for widget in dashboard["widgets"]
         if widget["type"] == "metric"
         for row in widget["properties"]["metrics"]
+        if isinstance(row[0], dict) == expressions
     ]
 
 
@@ -47,6 +49,12 @@ def test_the_dashboard_shows_exactly_the_metric_catalogue(cfn: dict[str, Any]) -
     custom = {row[1] for row in _metric_rows(_dashboard(cfn)) if row[0] == "hksync"}
 
     assert custom == {metric.value for metric in Metric}
+
+
+def test_chunk_failures_are_also_shown_by_reason(cfn: dict[str, Any]) -> None:
+    expressions = [row[0]["expression"] for row in _metric_rows(_dashboard(cfn), expressions=True)]
+
+    assert any("reason" in text and '"ChunkFailures"' in text for text in expressions)
 
 
 def test_the_dashboard_shows_the_aws_metrics_that_matter(cfn: dict[str, Any]) -> None:

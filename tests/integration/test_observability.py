@@ -136,3 +136,10 @@ def test_the_code_emits_exactly_the_catalogued_metrics(
     }
 
     assert emitted == {metric.value for metric in Metric}
+    reasons = {
+        document.get("reason")
+        for document in documents
+        if "_aws" in document and "ChunkFailures" in document and "reason" in document
+    }
+    # The rejected upload is a 422 at the API; the chunk that failed in the processor is here.
+    assert reasons == {"validation_failed"}
