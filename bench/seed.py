@@ -22,30 +22,14 @@ from psycopg.types.json import Jsonb
 
 from hksync.contract.models import CategorySample, Chunk, QuantitySample, SyncCommit, Workout
 from hksync.contract.types import SAMPLE_TYPES
+from hksync.db.repository import _CONTENT_COLUMNS as CONTENT_COLUMNS
 from hksync.storage import decode_body
 
 AnySample = QuantitySample | CategorySample | Workout
 
-_FIELDS: Final = (
-    "sample_type",
-    "kind",
-    "start_at",
-    "end_at",
-    "value",
-    "unit",
-    "category_value",
-    "activity_type",
-    "duration_s",
-    "total_energy_kcal",
-    "total_distance_m",
-    "source_name",
-    "source_bundle_id",
-    "source_version",
-    "device",
-    "metadata",
-    "time_zone",
-    "sync_id",
-)
+# The same content columns as the processor writes (one list, in the repository), plus the
+# sync that last wrote the row, which update_or_create sets too.
+_FIELDS: Final = (*CONTENT_COLUMNS[1:], "sync_id")
 _SELECT: Final = (
     f"SELECT {', '.join(_FIELDS)} FROM health_samples"  # noqa: S608 - constant column list
     " WHERE user_id = %s AND uuid = %s FOR UPDATE"
