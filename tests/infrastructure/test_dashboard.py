@@ -8,23 +8,10 @@ import json
 import re
 from typing import Any
 
-import pytest
-from pytest_socket import disable_socket
-
 from hksync.observability import Metric
 from tests.infrastructure.template import (
-    load_sam_template,
-    parameter_values,
     resources_of_type,
-    to_cloudformation,
 )
-
-
-@pytest.fixture(scope="module")
-def cfn() -> dict[str, Any]:
-    disable_socket()
-    sam = load_sam_template()
-    return to_cloudformation(sam, parameter_values(sam, "dev"))
 
 
 def _dashboard(cfn: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from tests.infrastructure.template import (
     as_list,
     describe,
     lint,
-    load_sam_template,
     parameter_values,
     resources_of_type,
     role_documents,
@@ -36,17 +35,6 @@ RAW_PREFIX_FILTER = {"S3Key": {"Rules": [{"Name": "prefix", "Value": "raw/"}]}}
 DLQ_ARN = {"Fn::GetAtt": ["ProcessorDeadLetterQueue", "Arn"]}
 QUEUE_RESOURCES = {"RawObjectsQueue", "RawObjectsQueuePolicy", "ProcessorQueueEventSource"}
 DIRECT_RESOURCES = {"ProcessorS3InvokePermission"}
-
-
-@pytest.fixture(autouse=True)
-def _offline() -> None:
-    disable_socket()
-
-
-@pytest.fixture(scope="module")
-def sam() -> dict[str, Any]:
-    disable_socket()
-    return load_sam_template()
 
 
 @pytest.fixture(scope="module", params=["direct", "queue"])

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-from pytest_socket import disable_socket
 
 from hksync.contract.reminders import ReminderOccurrence
 from tests.infrastructure.template import (
@@ -32,23 +31,6 @@ DLQ_ARN = {"Fn::GetAtt": ["ReminderDeadLetterQueue", "Arn"]}
 DISPATCHER_ARN = {"Fn::GetAtt": ["DispatcherFunction", "Arn"]}
 SCHEDULER_ROLE_ARN = {"Fn::GetAtt": ["ReminderSchedulerRole", "Arn"]}
 DATA_KEY_ARN = {"Fn::GetAtt": ["DataKey", "Arn"]}
-
-
-@pytest.fixture(autouse=True)
-def _offline() -> None:
-    disable_socket()
-
-
-@pytest.fixture(scope="module")
-def sam() -> dict[str, Any]:
-    disable_socket()
-    return load_sam_template()
-
-
-@pytest.fixture(scope="module")
-def cfn(sam: dict[str, Any]) -> dict[str, Any]:
-    disable_socket()
-    return to_cloudformation(sam, parameter_values(sam, "dev"))
 
 
 def props(template: dict[str, Any], name: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pytest_socket import disable_socket
 
 from tests.infrastructure.template import (
     PLACEHOLDER,
@@ -16,7 +15,6 @@ from tests.infrastructure.template import (
     apply_conditions,
     as_list,
     environment_of,
-    load_sam_template,
     parameter_values,
     resources_of_type,
     statements,
@@ -37,23 +35,6 @@ NETWORK_RESOURCES = {
     "SecretsManagerEndpoint",
     "EndpointSecurityGroup",
 }
-
-
-@pytest.fixture(autouse=True)
-def _offline() -> None:
-    disable_socket()
-
-
-@pytest.fixture(scope="module")
-def sam() -> dict[str, Any]:
-    disable_socket()
-    return load_sam_template()
-
-
-@pytest.fixture(scope="module")
-def cfn(sam: dict[str, Any]) -> dict[str, Any]:
-    disable_socket()
-    return to_cloudformation(sam, parameter_values(sam, "dev"))
 
 
 def deploy(sam: dict[str, Any], stage: str = "dev", **overrides: str) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model, S3Model
-from pytest_socket import disable_socket
 
 from hksync.contract.models import Chunk, SyncCommit
 from hksync.settings import (
@@ -50,7 +49,6 @@ from tests.infrastructure.template import (
     http_api_routes,
     integration_function,
     lint,
-    load_sam_template,
     load_samconfig,
     parameter_values,
     parse_parameter_overrides,
@@ -114,25 +112,6 @@ DATABASE_FUNCTIONS = (
     "AccountFunction",
 )
 RAW_BUCKET_DEV = f"hksync-raw-dev-123456789012-{DEPLOY_REGION}"
-
-
-@pytest.fixture(autouse=True)
-def _offline() -> None:
-    """Unit tier: no network (pytest-socket lifts the guard after every test: set it again)."""
-    disable_socket()
-
-
-@pytest.fixture(scope="module")
-def sam() -> dict[str, Any]:
-    disable_socket()  # module fixtures are set up before the function-scoped guard
-    return load_sam_template()
-
-
-@pytest.fixture(scope="module")
-def cfn(sam: dict[str, Any]) -> dict[str, Any]:
-    """The template as CloudFormation receives it after the SAM transform (dev values)."""
-    disable_socket()
-    return to_cloudformation(sam, parameter_values(sam, "dev"))
 
 
 @pytest.fixture(scope="module")
