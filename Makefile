@@ -27,9 +27,10 @@ install: $(STAMP)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
-	$(BIN)/mypy shared/hksync functions
+	$(BIN)/mypy shared/hksync tools/hksync_tools functions
 
 # The whole suite: lint, types, then unit, integration and end-to-end tests.
 test: lint typecheck
@@ -59,7 +60,7 @@ bench: install
 
 # The OpenAPI document, generated from the contract models and the template's routes.
 openapi: install
-	$(BIN)/python -m hksync.contract.openapi template.yaml > docs/openapi.json
+	$(BIN)/python -m hksync_tools.openapi template.yaml > docs/openapi.json
 
 # Re-pin every dependency (run after editing pyproject.toml), and the Lambda layer's with them.
 lock: $(UV)
@@ -103,7 +104,7 @@ tools-lock: $(UV)
 # sam build without Docker and without python3.12: every function and layer is built by make
 # (BuildMethod: makefile); the dependencies layer is installed for python3.12 on arm64 by the
 # SAM environment's pinned pip. layers/check_build.py then checks the artifacts (aarch64
-# shared objects for cpython-312, the pinned versions, no developer tooling).
+# shared objects for cpython-312, the pinned versions, nothing but the hksync package).
 build: $(TOOLS)/sam/.installed
 	PIP="$(abspath $(TOOLS)/sam/bin/python) -m pip" $(SAM) build
 	$(TOOLS)/sam/bin/python layers/check_build.py .aws-sam/build

@@ -2,9 +2,9 @@
 
 For every function in template.yaml, a fresh Python process with the environment the template
 gives that function (as Lambda runs it: AWS_LAMBDA_TASK_ROOT set, so Powertools' Tracer is on,
-as the template's Tracing: Active asks) times hksync.local.functions.load_handler: the module's
-imports, its settings validation, its Logger/Metrics/Tracer and resolver set-up. No request is
-served and nothing is connected (the database URL points nowhere).
+as the template's Tracing: Active asks) times hksync_tools.local.functions.load_handler: the
+module's imports, its settings validation, its Logger/Metrics/Tracer and resolver set-up. No
+request is served and nothing is connected (the database URL points nowhere).
 
 Baseline, in the same rounds: a fresh process importing boto3, pydantic, psycopg and
 Powertools (Logger, Metrics, the HTTP resolver) alone: what any handler of ours pays before its
@@ -40,7 +40,7 @@ _HANDLER_PROBE: Final = """
 import json, sys, time
 started = time.perf_counter()
 from pathlib import Path
-from hksync.local.functions import load_handler
+from hksync_tools.local.functions import load_handler
 load_handler(Path(sys.argv[1]), sys.argv[2])
 print(json.dumps({"ms": (time.perf_counter() - started) * 1000}))
 """
@@ -59,7 +59,7 @@ BASELINE: Final = "baseline: boto3 + pydantic + psycopg + Powertools"
 BASELINE_TRACER: Final = "baseline + Tracer set-up"
 _SHORT: Final = {BASELINE: "libraries", BASELINE_TRACER: "libraries + Tracer"}
 #: What the probes themselves import, left out of the heaviest-imports column.
-_PROBE_IMPORTS: Final = frozenset({"json", "time", "pathlib", "hksync.local.functions"})
+_PROBE_IMPORTS: Final = frozenset({"json", "time", "pathlib", "hksync_tools.local.functions"})
 
 
 def _clean_environment(pycache: Path) -> dict[str, str]:

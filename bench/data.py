@@ -1,7 +1,7 @@
 """Benchmark data: heart-rate samples exactly as the simulated Apple Watch user uploads them.
 
-The simulator (hksync.simulator) makes one user's whole life, about 550 heart-rate readings a
-day; 100,000 of them would take half a year of simulated life to generate. Here the first
+The simulator (hksync_tools.simulator.user) makes one user's whole life, about 550 heart-rate
+readings a day; 100,000 of them would take half a year of simulated life to generate. Here the first
 simulated reading is the template (same source, device, metadata and unit as the watch writes)
 and readings follow every five minutes with their own UUIDs and values: the same JSON shape,
 the same bytes per sample, made in a fraction of a second and identical on every run.
@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any, Final
 
 from hksync.contract.models import MAX_CHUNK_ITEMS, Chunk, QuantitySample
-from hksync.simulator import HEART_RATE, AppleWatchUser
+from hksync_tools.simulator.user import HEART_RATE, AppleWatchUser
 
 Sample = dict[str, Any]
 #: Readings end before this instant (the contract refuses samples ahead of the server's clock).

@@ -37,10 +37,10 @@ from bench.database import BenchDatabase
 from bench.functions import quiet_moto
 from bench.harness import ROOT, Figure, Section
 from bench.seed import InlineUploads
-from hksync.client import HksyncClient
-from hksync.local.auth import issue_token
-from hksync.local.stack import LocalStack
-from hksync.simulator import AppleWatchUser, SimulatedSync
+from hksync_tools.client import HksyncClient
+from hksync_tools.local.auth import issue_token
+from hksync_tools.local.stack import LocalStack
+from hksync_tools.simulator.user import AppleWatchUser, SimulatedSync
 
 USER: Final = "bench-e2e-user"
 CHUNK_SIZE: Final = 5_000

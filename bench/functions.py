@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.harness import ROOT, environment
-from hksync.local.functions import FakeLambdaContext, Handler, load_handler
-from hksync.local.stack import FAKE_CREDENTIALS, LOCAL_REGION, LocalStack
-from hksync.local.template import FunctionSpec, resolve_environment
+from hksync_tools.cfn_template import FunctionSpec, resolve_environment
+from hksync_tools.local.functions import FakeLambdaContext, Handler, load_handler
+from hksync_tools.local.stack import FAKE_CREDENTIALS, LOCAL_REGION, LocalStack
 
 
 @dataclass(frozen=True)

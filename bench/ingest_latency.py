@@ -38,10 +38,10 @@ from bench.functions import Functions, invoke, loaded
 from bench.harness import Figure, Section, median, p90
 from bench.seed import SeedWriter
 from hksync.contract.models import MAX_CHUNK_ITEMS, Chunk
-from hksync.local.events import http_api_event
-from hksync.local.stack import FAKE_CREDENTIALS, LOCAL_REGION
 from hksync.settings import IngestSettings
 from hksync.storage import decode_body
+from hksync_tools.local.lambda_events import http_api_event
+from hksync_tools.local.stack import FAKE_CREDENTIALS, LOCAL_REGION
 
 BUCKET: Final = "hksync-bench-ingest"
 USER: Final = "bench-ingest-user"

@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from hksync.local.events import s3_put_event
-from hksync.local.functions import FakeLambdaContext, load_handler
+from hksync_tools.local.functions import FakeLambdaContext, load_handler
+from hksync_tools.local.lambda_events import s3_put_event
 
 
 def _status_mb(field: str) -> float:

@@ -1,12 +1,12 @@
 """6. The optimisations made for these targets, before and after, in the same process.
 
-The contract models (hksync/contract/models.py) and the repository (hksync/db/repository.py)
+The contract models (hksync/contract/models.py) and the repository (hksync/db/syncs.py)
 were optimised for the targets above, with their behaviour unchanged (every existing test
 passes unmodified). The versions before that work are read from git (revision BEFORE below)
 into modules of their own and run side by side with today's, in interleaved rounds:
 
 - validating a 20,000-sample heart-rate chunk (Chunk.model_validate_json);
-- Repository.upsert_samples of 20,000 samples, fresh and all unchanged (each version on its own
+- SyncRepository.upsert_samples of 20,000 samples, fresh and all unchanged (each version on its own
   connection to the same database);
 - importing the contract models in a fresh process (cold start).
 
@@ -46,7 +46,7 @@ from hksync.db import repository as repository_now
 BEFORE: Final = "902f2b4c5059ae729b3c3bc915a5f7f339035e28"
 _IMPORT_PROBE: Final = """
 import json, sys, time
-import pydantic, hksync.contract.types, hksync.contract.errors
+import pydantic, hksync.contract.types, hksync.contract.field_errors
 started = time.perf_counter()
 import importlib.util
 spec = importlib.util.spec_from_file_location("models_probe", sys.argv[1])
@@ -101,9 +101,7 @@ def run(
     section = Section("optimisations", "6. Optimisations: before and after")
     with tempfile.TemporaryDirectory(prefix="hksync-bench-before-") as folder:
         models_before = _before("shared/hksync/contract/models.py", "models_before", Path(folder))
-        repository_before = _before(
-            "shared/hksync/db/repository.py", "repository_before", Path(folder)
-        )
+        repository_before = _before("shared/hksync/db/syncs.py", "repository_before", Path(folder))
         if models_before is None or repository_before is None:
             section.notes.append(f"Skipped: revision {BEFORE[:7]} is not in this clone's history.")
             return section
@@ -128,8 +126,8 @@ def run(
             psycopg.connect(url, autocommit=True) as conn_after,
         ):
             writers = {
-                "before": (repository_before.Repository(conn_before), conn_before),
-                "after": (repository_now.Repository(conn_after), conn_after),
+                "before": (repository_before.SyncRepository(conn_before), conn_before),
+                "after": (repository_now.SyncRepository(conn_after), conn_after),
             }
             wal: dict[str, int] = {}
             for scenario in ("fresh", "all unchanged"):

@@ -40,10 +40,10 @@ from bench.harness import ROOT, Figure, Section, environment, median
 from bench.seed import SeedWriter
 from hksync.contract.models import MAX_CHUNK_ITEMS, Chunk
 from hksync.contract.parse import parse_json
-from hksync.local.events import s3_put_event
-from hksync.local.stack import FAKE_CREDENTIALS, LOCAL_REGION, free_port
 from hksync.settings import ProcessorSettings
 from hksync.storage import ChunkKey, decode_body
+from hksync_tools.local.lambda_events import s3_put_event
+from hksync_tools.local.stack import FAKE_CREDENTIALS, LOCAL_REGION, free_port
 
 BUCKET: Final = "hksync-bench-raw"
 USER: Final = "bench-user"

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from hksync.contract.models import CategorySample, Chunk, QuantitySample, SyncCommit, Workout
 from hksync.contract.types import SAMPLE_TYPES
-from hksync.db.repository import _CONTENT_COLUMNS as CONTENT_COLUMNS
+from hksync.db.syncs import _CONTENT_COLUMNS as CONTENT_COLUMNS
 from hksync.storage import decode_body
 
 AnySample = QuantitySample | CategorySample | Workout

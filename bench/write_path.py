@@ -5,7 +5,7 @@ three ways into the same PostgreSQL:
 
 - the seed's way: per sample, its own transaction, SELECT ... FOR UPDATE then UPDATE or INSERT
   (bench.seed.SeedWriter, what Django's update_or_create does);
-- ours: Repository.upsert_samples, one transaction per chunk of at most MAX_CHUNK_ITEMS
+- ours: SyncRepository.upsert_samples, one transaction per chunk of at most MAX_CHUNK_ITEMS
   (20,000) samples, as ChunkProcessor calls it: 100,000 samples are five chunks;
 - the limit: the same rows, already encoded as COPY BINARY data, copied into an UNLOGGED table
   without indexes or constraints: what PostgreSQL on this machine can ingest at all.
@@ -32,7 +32,7 @@ from bench.database import BenchDatabase, RowVersions, reset_samples, wal_bytes_
 from bench.harness import Figure, Section, median
 from bench.seed import SeedWriter
 from hksync.contract.models import MAX_CHUNK_ITEMS, QuantitySample
-from hksync.db.repository import Repository
+from hksync.db.syncs import SyncRepository
 
 USER: Final = "bench-user"
 #: Seconds the seed's way runs per scenario (at ~1-2 ms a sample, 100k would take minutes).
@@ -87,7 +87,7 @@ class Scenario:
 class WritePathBench:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
-        self._repository = Repository(conn)
+        self._repository = SyncRepository(conn)
         self._seed = SeedWriter(conn)
         conn.execute("DROP TABLE IF EXISTS copy_limit")
         conn.execute(

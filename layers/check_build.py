@@ -19,19 +19,6 @@ _ELFCLASS64 = 2
 _EM_AARCH64 = 183
 _EXTENSION_SUFFIX = re.compile(r"\.cpython-(\d+)-([a-z0-9_]+)-linux-gnu\.so$")
 _PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)", re.MULTILINE)
-#: Developer tooling that must never ship in the shared-code layer.
-DEV_TOOLING = (
-    "local",
-    "cli.py",
-    "client.py",
-    "demo.py",
-    "simulate.py",
-    "simulator.py",
-    "ops.py",
-    "ops_cli.py",
-    "db/ops_queries.py",
-    "contract/openapi.py",
-)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -95,9 +82,10 @@ def check(build_dir: Path) -> list[str]:
         compiled = [p for p in layer.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
         if compiled:
             problems.append(f"{layer}: bytecode built on this machine: {compiled[0]}")
-    for name in DEV_TOOLING:
-        if (hksync / name).exists():
-            problems.append(f"HksyncLayer ships developer tooling: hksync/{name}")
+    # The layer is the runtime package alone (the tooling is the hksync_tools package).
+    extra = sorted(p.name for p in hksync.parent.iterdir() if p.name != "hksync")
+    if extra:
+        problems.append(f"HksyncLayer ships more than the hksync package: {extra}")
     if not (hksync / "db" / "migrations").is_dir():
         problems.append("HksyncLayer has no hksync/db/migrations: migrations cannot run")
     return problems

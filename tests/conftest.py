@@ -130,7 +130,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def pipeline_env(aws: None, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The environment template.yaml gives the functions, pointed at moto and the test DB."""
-    from hksync import aws as aws_clients
+    from hksync.aws import clients as aws_clients
     from hksync.db import connection
     from hksync.settings import settings_for
 

@@ -2,7 +2,7 @@
 background worker that performs it.
 
 Two event shapes, like the processor: HTTP API requests, which record an erasure and queue it
-(202 at once), and batches from the erasure queue, which perform it (hksync.erase). A failed
+(202 at once), and batches from the erasure queue, which perform it (hksync.erasure). A failed
 erasure raises for its message alone: SQS redelivers it, and after the queue's receive limit
 it moves to the erasure dead-letter queue.
 
@@ -25,16 +25,16 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hksync import erase
-from hksync.api import current_user, http_resolver, json_response
-from hksync.aws import s3_client, scheduler_client, sqs_client
+from hksync import erasure
+from hksync.aws.clients import s3_client, scheduler_client, sqs_client
+from hksync.aws.scheduler import ReminderSchedules, ScheduleTarget
+from hksync.contract.aws_events import is_sqs_batch
 from hksync.contract.erasure import ErasureRequested
-from hksync.contract.events import is_sqs_batch
 from hksync.db.connection import connection
 from hksync.db.erasure import ErasureRepository
 from hksync.db.reminders import ReminderRepository
+from hksync.http_api import current_user, http_resolver, json_response
 from hksync.observability import logger, tracer, user_ref
-from hksync.schedules import ReminderSchedules, ScheduleTarget
 from hksync.settings import AccountSettings, settings_for
 from hksync.storage import RawObjectEraser
 
@@ -58,8 +58,8 @@ def _erasures() -> ErasureRepository:
 @app.delete("/v1/me")
 def erase_me() -> Response[str]:
     """Erase every sample, sync, anchor, reminder and raw object of the caller (202)."""
-    view, created = erase.request_erasure(
-        _erasures(), erase.SqsErasureQueue(sqs_client(), settings.erasure_queue_url), _caller()
+    view, created = erasure.request_erasure(
+        _erasures(), erasure.SqsErasureQueue(sqs_client(), settings.erasure_queue_url), _caller()
     )
     logger.info(
         "erasure requested" if created else "erasure requested again",
@@ -71,14 +71,14 @@ def erase_me() -> Response[str]:
 @app.get("/v1/me/erasure")
 def my_erasure() -> Response[str]:
     """The caller's latest erasure: pending, or complete with when and what."""
-    return json_response(HTTPStatus.OK, erase.erasure_status(_erasures(), _caller()))
+    return json_response(HTTPStatus.OK, erasure.erasure_status(_erasures(), _caller()))
 
 
 def _perform(record: SQSRecord) -> None:
     """One queued erasure. Raising fails this message alone (SQS redelivers it)."""
     request = ErasureRequested.model_validate_json(record.body)
     database = connection(settings)
-    outcome = erase.perform_erasure(
+    outcome = erasure.perform_erasure(
         ErasureRepository(database),
         ReminderRepository(database),
         ReminderSchedules(scheduler_client(), settings.reminder_schedule_group, _NO_TARGET),

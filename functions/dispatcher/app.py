@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hksync.aws import sns_client
+from hksync.aws.clients import sns_client
 from hksync.contract.reminders import ReminderOccurrence
 from hksync.db.connection import connection
 from hksync.db.reminders import ReminderRepository

@@ -15,9 +15,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync import ingest
-from hksync.api import body_bytes, current_user, http_resolver, json_response, require_json, resolve
-from hksync.aws import s3_client
+from hksync.aws.clients import s3_client
 from hksync.contract.models import MAX_CHUNKS_PER_SYNC
+from hksync.http_api import (
+    body_bytes,
+    current_user,
+    http_resolver,
+    json_response,
+    require_json,
+    resolve,
+)
 from hksync.observability import Metric, logger, metrics, record, tracer, user_ref
 from hksync.settings import IngestSettings, settings_for
 from hksync.storage import RawStore

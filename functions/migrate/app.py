@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hksync.custom_resource import (
+from hksync.aws.custom_resource import (
     CustomResourceRequest,
     handle,
     is_custom_resource_request,

@@ -23,10 +23,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hksync.aws import s3_client
-from hksync.contract.events import S3Notification, is_sqs_batch, notification_in_message
+from hksync.aws.clients import s3_client
+from hksync.contract.aws_events import S3Notification, is_sqs_batch, notification_in_message
 from hksync.db.connection import connection
-from hksync.db.repository import Repository
+from hksync.db.syncs import SyncRepository
 from hksync.observability import logger, metrics, report_processed, tracer
 from hksync.processing import ChunkProcessor
 from hksync.settings import ProcessorSettings, settings_for
@@ -39,7 +39,7 @@ batch = BatchProcessor(event_type=EventType.SQS)
 def _process(notification: S3Notification) -> list[dict[str, Any]]:
     processor = ChunkProcessor(
         RawStore(s3_client(), settings.raw_bucket),
-        Repository(connection(settings)),
+        SyncRepository(connection(settings)),
         max_bytes=settings.max_chunk_bytes,
     )
     results = []

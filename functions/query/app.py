@@ -11,10 +11,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync import query
-from hksync.api import current_user, http_resolver, json_response
-from hksync.aws import s3_client
+from hksync.aws.clients import s3_client
 from hksync.db.connection import connection
-from hksync.db.repository import Repository
+from hksync.db.syncs import SyncRepository
+from hksync.http_api import current_user, http_resolver, json_response
 from hksync.observability import logger, tracer, user_ref
 from hksync.settings import QuerySettings, settings_for
 from hksync.storage import RawStore
@@ -33,7 +33,7 @@ def _caller() -> str:
 def get_sync(sync_id: UUID) -> Response[str]:
     """A sync's state and counts: uploaded, processed, failed (with reasons), samples."""
     status = query.sync_status(
-        Repository(connection(settings)),
+        SyncRepository(connection(settings)),
         RawStore(s3_client(), settings.raw_bucket),
         _caller(),
         sync_id,
@@ -44,7 +44,7 @@ def get_sync(sync_id: UUID) -> Response[str]:
 @app.get("/v1/anchors")
 def get_anchors() -> Response[str]:
     """The server's anchor per sample type, for an app resuming after a reinstall."""
-    anchors = query.anchors(Repository(connection(settings)), _caller())
+    anchors = query.anchors(SyncRepository(connection(settings)), _caller())
     return json_response(HTTPStatus.OK, anchors)
 
 

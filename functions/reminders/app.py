@@ -16,12 +16,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync import reminders
-from hksync.api import body_bytes, current_user, http_resolver, json_response, require_json
-from hksync.aws import scheduler_client
+from hksync.aws.clients import scheduler_client
+from hksync.aws.scheduler import ReminderSchedules, ScheduleTarget
 from hksync.db.connection import connection
 from hksync.db.reminders import ReminderRepository
+from hksync.http_api import body_bytes, current_user, http_resolver, json_response, require_json
 from hksync.observability import Metric, logger, metrics, record, tracer, user_ref
-from hksync.schedules import ReminderSchedules, ScheduleTarget
 from hksync.settings import RemindersSettings, settings_for
 
 settings = settings_for(RemindersSettings)

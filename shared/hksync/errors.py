@@ -1,9 +1,9 @@
 """Domain errors. Each carries the HTTP status it maps to; the mapping to a response body lives
-in one place (hksync.api.errors), so handlers never build error responses themselves."""
+in one place (hksync.http_api.errors), so handlers never build error responses themselves."""
 
 from __future__ import annotations
 
-from hksync.contract.errors import FieldError
+from hksync.contract.field_errors import FieldError
 
 
 class HksyncError(Exception):

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from hksync.contract.api import ChunkAccepted, CommitAccepted, UploadUrl
-from hksync.contract.errors import FieldError
+from hksync.contract.field_errors import FieldError
 from hksync.contract.models import Chunk, StoredCommit, SyncCommit
 from hksync.contract.parse import parse_json
+from hksync.contract.responses import ChunkAccepted, CommitAccepted, UploadUrl
 from hksync.errors import ChunkConflict, ContractViolation
 from hksync.storage import ChunkKey, CommitKey, RawStore, decode_body
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from hksync.contract.errors import FieldError
+from hksync.contract.field_errors import FieldError
 from hksync.contract.models import Chunk, StoredCommit
 from hksync.contract.parse import parse_json
-from hksync.db.repository import Repository, WriteCounts
+from hksync.db.syncs import SyncRepository, WriteCounts
 from hksync.errors import ContractViolation, HksyncError
 from hksync.storage import ChunkKey, CommitKey, RawStore, decode_body, parse_key
 
@@ -80,7 +80,7 @@ class ObjectResult:
 
 
 class ChunkProcessor:
-    def __init__(self, store: RawStore, repository: Repository, *, max_bytes: int) -> None:
+    def __init__(self, store: RawStore, repository: SyncRepository, *, max_bytes: int) -> None:
         self._store = store
         self._repository = repository
         self._max_bytes = max_bytes

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from hksync.contract.api import (
+from hksync.contract.responses import (
     AnchorsView,
     AnchorView,
     FailedChunkView,
     SyncCounts,
     SyncStatusView,
 )
-from hksync.db.repository import Repository
+from hksync.db.syncs import SyncRepository
 from hksync.errors import NotFound
 from hksync.storage import RawStore, sync_prefix
 
 
 def sync_status(
-    repository: Repository, store: RawStore, user_id: str, sync_id: UUID
+    repository: SyncRepository, store: RawStore, user_id: str, sync_id: UUID
 ) -> SyncStatusView:
     uploaded = len(store.keys(f"{sync_prefix(user_id, sync_id)}chunks/"))
     status = repository.sync_status(user_id, sync_id)
@@ -60,7 +60,7 @@ def sync_status(
     )
 
 
-def anchors(repository: Repository, user_id: str) -> AnchorsView:
+def anchors(repository: SyncRepository, user_id: str) -> AnchorsView:
     return AnchorsView(
         anchors=[
             AnchorView(

@@ -21,14 +21,14 @@ from typing import Final
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from hksync.contract.api import ReminderList, ReminderView
-from hksync.contract.errors import FieldError
+from hksync.aws.scheduler import ReminderSchedules, schedule_name
+from hksync.contract.field_errors import FieldError
 from hksync.contract.parse import parse_json
 from hksync.contract.reminders import CreateReminder, ReminderSchedule, RescheduleReminder
+from hksync.contract.responses import ReminderList, ReminderView
 from hksync.cron import CronExpression, local_instant
 from hksync.db.reminders import NewReminder, Reminder, ReminderRepository
 from hksync.errors import ContractViolation, NotFound, ReminderConflict
-from hksync.schedules import ReminderSchedules, schedule_name
 
 #: How far ahead a reminder may first fire ("hours to weeks ahead", with room to spare).
 MAX_LEAD_TIME: Final = timedelta(days=90)

@@ -15,7 +15,7 @@ from pydantic import Field, ModelWrapValidatorHandler, ValidationError, model_va
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hksync.contract.errors import field_errors
+from hksync.contract.field_errors import field_errors
 from hksync.contract.models import MAX_CHUNK_ITEMS
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hksync.local.stack import LocalStack
+from hksync_tools.local.stack import LocalStack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

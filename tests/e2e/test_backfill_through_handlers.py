@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from hksync.contract.types import SAMPLE_TYPES
-from hksync.simulator import AppleWatchUser
+from hksync_tools.simulator.user import AppleWatchUser
 from tests.support.pipeline import Pipeline
 
 USER = "watch-wearer-1"

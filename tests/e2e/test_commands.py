@@ -41,7 +41,7 @@ def test_demo_succeeds_prints_a_consistent_summary_and_leaves_nothing_running(
     tmp_path: Path,
 ) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "hksync.cli", "demo", "--days", "2", "--syncs", "1"],
+        [sys.executable, "-m", "hksync_tools.cli", "demo", "--days", "2", "--syncs", "1"],
         cwd=PROJECT_ROOT,
         env=_environment(tmp_path),
         capture_output=True,
@@ -61,7 +61,7 @@ def test_demo_succeeds_prints_a_consistent_summary_and_leaves_nothing_running(
 def test_local_up_serves_until_interrupted_then_stops_everything(tmp_path: Path) -> None:
     port = 38000 + os.getpid() % 1000
     server = subprocess.Popen(
-        [sys.executable, "-m", "hksync.cli", "local", "up", "--port", str(port)],
+        [sys.executable, "-m", "hksync_tools.cli", "local", "up", "--port", str(port)],
         cwd=PROJECT_ROOT,
         env=_environment(tmp_path),
         stdout=subprocess.PIPE,

@@ -39,10 +39,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from hksync.local.auth import issue_token
-from hksync.local.stack import FAKE_CREDENTIALS, LOCAL_REGION, LocalStack
-from hksync.schedules import schedule_name
+from hksync.aws.scheduler import schedule_name
 from hksync.storage import ChunkKey, user_prefix
+from hksync_tools.local.auth import issue_token
+from hksync_tools.local.stack import FAKE_CREDENTIALS, LOCAL_REGION, LocalStack
 from tests.support.builders import chunk, commit, heart_rates
 from tests.support.reference import Reference
 from tests.support.sigv4 import presigned_request_is_signed

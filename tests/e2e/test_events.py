@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hksync.local.stack import LocalStack
+from hksync_tools.local.stack import LocalStack
 from tests.e2e.conftest import PROJECT_ROOT
 
 EVENTS = PROJECT_ROOT / "events"
@@ -57,7 +57,7 @@ def _invoke(stack: LocalStack, function: str, event_file: Path) -> Any:
         [
             sys.executable,
             "-m",
-            "hksync.cli",
+            "hksync_tools.cli",
             "local",
             "invoke",
             function,

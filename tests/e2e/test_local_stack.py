@@ -8,11 +8,11 @@ from uuid import UUID
 import httpx
 import psycopg
 
-from hksync.client import HksyncClient
-from hksync.local.auth import issue_token
-from hksync.local.stack import LocalStack
-from hksync.simulate import simulate
-from hksync.simulator import AppleWatchUser
+from hksync_tools.client import HksyncClient
+from hksync_tools.local.auth import issue_token
+from hksync_tools.local.stack import LocalStack
+from hksync_tools.simulator.runner import simulate
+from hksync_tools.simulator.user import AppleWatchUser
 
 
 def _live_rows(database_url: str, user: str) -> dict[UUID, tuple[str, float | None]]:

@@ -11,14 +11,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from hksync.client import HksyncClient
-from hksync.local.auth import issue_token
-from hksync.local.stack import LocalStack
+from hksync_tools.client import HksyncClient
+from hksync_tools.local.auth import issue_token
+from hksync_tools.local.stack import LocalStack
 from tests.e2e.conftest import PROJECT_ROOT
 from tests.support.builders import chunk, commit, heart_rates
 
 _SCRIPT = Path(sys.executable).with_name("hksync")
-HKSYNC = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "hksync.cli"]
+HKSYNC = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "hksync_tools.cli"]
 
 
 def _ops(stack: LocalStack, *arguments: str) -> Any:

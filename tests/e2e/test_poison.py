@@ -18,10 +18,10 @@ from typing import Any
 import boto3
 import httpx
 
-from hksync.local.auth import issue_token
-from hksync.local.stack import LOCAL_REGION, LocalStack
-from hksync.ops import Operations, OpsTarget
 from hksync.storage import ChunkKey
+from hksync_tools.local.auth import issue_token
+from hksync_tools.local.stack import LOCAL_REGION, LocalStack
+from hksync_tools.ops.operations import Operations, OpsTarget
 from tests.support.builders import chunk, commit, heart_rate, heart_rates
 
 USER = "poison-user"

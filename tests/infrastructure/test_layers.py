@@ -2,8 +2,9 @@
 
 - The shared-code layer is built with its own Makefile, the way `sam build` runs it (in a
   scratch copy of shared/hksync), and every function is then imported from that layer alone:
-  a module the layer lacks fails here, not at a cold start in AWS. It ships exactly the modules
-  the functions import, and none of the developer tooling.
+  a module the layer lacks fails here, not at a cold start in AWS. It is shared/hksync copied
+  whole, and that is exactly the modules the functions import: the developer tooling is the
+  separate hksync_tools package.
 - The dependencies layer's requirements.txt pins every runtime dependency, transitive ones
   included, at the versions the tests run with (requirements/dev.lock).
 """
@@ -26,7 +27,6 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from pytest_socket import disable_socket
 
-from layers.check_build import DEV_TOOLING
 from tests.infrastructure.template import (
     ROOT,
     Resolver,
@@ -104,10 +104,17 @@ def _layer_modules(layer: Path) -> set[str]:
     return {str(path.relative_to(layer)) for path in layer.rglob("*.py")}
 
 
-def test_the_shared_code_layer_has_no_developer_tooling(hksync_layer: Path) -> None:
+def test_the_shared_code_layer_is_the_runtime_package_whole(hksync_layer: Path) -> None:
     package = hksync_layer / "hksync"
-    for name in DEV_TOOLING:
-        assert not (package / name).exists(), f"the layer ships hksync/{name}"
+    assert [p.name for p in hksync_layer.iterdir()] == ["hksync"]
+    source = ROOT / "shared" / "hksync"
+    shipped = {p.relative_to(package) for p in package.rglob("*") if p.is_file()}
+    expected = {
+        p.relative_to(source)
+        for p in source.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert shipped == expected
     assert not list(package.rglob("__pycache__"))
     # What the migration runner reads with importlib.resources, and what marks it typed.
     assert sorted(p.name for p in (package / "db" / "migrations").glob("*.sql"))
@@ -153,16 +160,10 @@ def test_every_function_imports_from_the_layers_alone(
     assert not outside, f"imported from outside the layer: {outside}"
 
     # ...and the layer is exactly what they import: anything else is dead weight in every
-    # function (developer tooling belongs in DEV_TOOLING of layers/hksync/Makefile).
+    # function (developer tooling belongs in tools/hksync_tools).
     used = {str(Path(path).relative_to(hksync_layer)) for path in imported}
     unused = sorted(_layer_modules(hksync_layer) - used)
     assert not unused, f"the layer ships modules no function imports: {unused}"
-
-
-def test_the_makefile_leaves_out_the_tooling_the_build_checker_knows() -> None:
-    makefile = (ROOT / "layers" / "hksync" / "Makefile").read_text()
-    (listed,) = re.findall(r"^DEV_TOOLING := ((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
-    assert tuple(listed.replace("\\", " ").split()) == DEV_TOOLING
 
 
 # ------------------------------------------------------------------------------------------

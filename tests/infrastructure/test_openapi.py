@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hksync.contract.openapi import OPERATIONS, openapi_document, template_routes
+from hksync_tools.openapi import OPERATIONS, openapi_document, template_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from hksync.local.scheduler import provision_reminders
+from hksync_tools.local.scheduler import provision_reminders
 from tests.support.reminders import REGION, ReminderDriver
 
 GROUP = "hksync-reminders-test"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hksync.local.notifier import CreatedObject
+from hksync_tools.local.notifier import CreatedObject
 from tests.support.pipeline import Pipeline
 from tests.support.reference import REFERENCE, counter_problems, read_state, table_contents
 

@@ -19,12 +19,12 @@ import psycopg
 import pytest
 
 from hksync.db.erasure import ErasureRepository
-from hksync.db.repository import Repository
-from hksync.local.functions import FakeLambdaContext, load_handler
-from hksync.local.queues import QueueEventSource, QueuePoller
-from hksync.local.workers import Invocation
+from hksync.db.syncs import SyncRepository
 from hksync.processing import ChunkProcessor
 from hksync.storage import RawStore, StoredObject, user_prefix
+from hksync_tools.local.functions import FakeLambdaContext, load_handler
+from hksync_tools.local.queues import QueueEventSource, QueuePoller
+from hksync_tools.local.workers import Invocation
 from tests.conftest import TEST_BUCKET
 from tests.support.builders import chunk, commit, heart_rates
 from tests.support.pipeline import FUNCTIONS, HttpResult, Pipeline
@@ -211,7 +211,7 @@ def test_nothing_erased_comes_back_and_a_returning_user_starts_afresh(
     # Late S3 events for erased objects: the objects are gone, nothing is stored.
     late = pipeline.deliver(objects)
     # A processor that read its object before the erasure and writes after it: refused.
-    processor = ChunkProcessor(_StoreOf(body, uploaded_before), Repository(db), max_bytes=10**6)
+    processor = ChunkProcessor(_StoreOf(body, uploaded_before), SyncRepository(db), max_bytes=10**6)
     with pytest.raises(psycopg.errors.RaiseException, match="erasure was requested"):
         processor.process(f"{user_prefix(ALICE)}{REFERENCE.sync('A').sync_id}/chunks/000000.json")
     rows_after_late_writes = _rows_of(db, ALICE)
@@ -251,7 +251,7 @@ def test_the_erasure_waits_for_a_processor_writing_for_the_user_then_deletes_its
         psycopg.connect(database_url, autocommit=True) as writer,
         psycopg.connect(database_url, autocommit=True) as eraser,
     ):
-        repository = Repository(writer)
+        repository = SyncRepository(writer)
         with repository.transaction():
             repository.lock_sync(ALICE, sync_id)  # takes the user's lock until commit
             repository.upsert_samples(ALICE, sync_id, samples)

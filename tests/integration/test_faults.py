@@ -20,7 +20,7 @@ import boto3
 import psycopg
 import pytest
 
-from hksync.local.notifier import CreatedObject
+from hksync_tools.local.notifier import CreatedObject
 from tests.support.builders import HEART_RATE, STEPS
 from tests.support.faults import (
     ProcessorProcess,
@@ -45,7 +45,7 @@ def moto_endpoint() -> Iterator[str]:
 def _serve(monkeypatch: pytest.MonkeyPatch, endpoint: str, database_url: str) -> Iterator[Pipeline]:
     """The functions' environment, pointed at the moto server and ``database_url``; a fresh
     bucket per test. Worker processes inherit it."""
-    from hksync import aws as aws_clients
+    from hksync.aws import clients as aws_clients
     from hksync.db import connection
     from hksync.settings import settings_for
 
@@ -312,9 +312,9 @@ def test_postgres_crashing_during_a_run_fails_loudly_and_the_retries_complete(
 def test_a_chunk_whose_transaction_failed_does_not_break_the_next_on_the_same_connection(
     served: Pipeline, db: psycopg.Connection, database_url: str
 ) -> None:
-    from hksync.aws import s3_client
+    from hksync.aws.clients import s3_client
     from hksync.db.erasure import ErasureRepository
-    from hksync.db.repository import Repository
+    from hksync.db.syncs import SyncRepository
     from hksync.processing import ChunkProcessor
     from hksync.storage import RawStore
 
@@ -329,7 +329,7 @@ def test_a_chunk_whose_transaction_failed_does_not_break_the_next_on_the_same_co
     assert other.status == 202
     with psycopg.connect(database_url, autocommit=True) as conn:
         processor = ChunkProcessor(
-            RawStore(s3_client(), served.bucket), Repository(conn), max_bytes=10**7
+            RawStore(s3_client(), served.bucket), SyncRepository(conn), max_bytes=10**7
         )
         with pytest.raises(psycopg.errors.RaiseException):
             processor.process(named["A0"].key)

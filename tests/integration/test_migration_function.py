@@ -23,8 +23,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from hksync.db import connection
 from hksync.db.migrate import available_migrations
-from hksync.local.functions import FakeLambdaContext, load_handler
 from hksync.settings import settings_for
+from hksync_tools.local.functions import FakeLambdaContext, load_handler
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "migrate"
 STACK_ID = "arn:aws:cloudformation:eu-central-1:123456789012:stack/hksync-dev/5b1c1c70-d1f2"

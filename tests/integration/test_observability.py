@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from hksync.observability import Metric, logger, user_ref
-from hksync.simulator import AppleWatchUser
+from hksync_tools.simulator.user import AppleWatchUser
 from tests.conftest import TEST_BUCKET
 from tests.integration.test_reminders import KOLKATA, local_ahead, one_time
 from tests.support.builders import chunk, commit, heart_rate

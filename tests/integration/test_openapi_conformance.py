@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import referencing
 
-from hksync.contract.openapi import openapi_document, template_routes
+from hksync_tools.openapi import openapi_document, template_routes
 from tests.infrastructure.test_openapi import ROOT
 from tests.support.builders import chunk, commit, heart_rate, heart_rates
 from tests.support.pipeline import HttpResult, Pipeline

@@ -15,10 +15,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from hksync.cli import main
-from hksync.ops import Operations, OpsTarget, parse_time
 from hksync.processing import Outcome
 from hksync.storage import ChunkKey, CommitKey, user_prefix
+from hksync_tools.cli import main
+from hksync_tools.ops.operations import Operations, OpsTarget, parse_time
 from tests.conftest import TABLES_TO_RESET, TEST_BUCKET
 from tests.support.builders import chunk, commit, heart_rates
 from tests.support.pipeline import Pipeline

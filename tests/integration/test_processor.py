@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import psycopg
 
-from hksync.local.functions import FakeLambdaContext
+from hksync_tools.local.functions import FakeLambdaContext
 from tests.conftest import TEST_BUCKET
 from tests.support.builders import HEART_RATE, chunk, commit, heart_rate, heart_rates
 from tests.support.pipeline import Pipeline

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from hksync.local.functions import FakeLambdaContext
+from hksync_tools.local.functions import FakeLambdaContext
 from tests.conftest import TEST_BUCKET
 from tests.support.builders import chunk, commit, heart_rates
 from tests.support.pipeline import Pipeline

@@ -23,10 +23,10 @@ import psycopg
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
+from hksync.aws.scheduler import schedule_name
 from hksync.contract.reminders import ReminderOccurrence
 from hksync.db.reminders import ReminderRepository
 from hksync.dispatch import ReminderDispatcher, ReminderTopic
-from hksync.schedules import schedule_name
 from tests.integration.conftest import DISPATCHER_ARN, SCHEDULER_ROLE_ARN
 from tests.support.reminders import REGION, ReminderDriver
 

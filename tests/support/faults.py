@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 
 from hksync.db.migrate import migrate
-from hksync.local.stack import free_port
+from hksync_tools.local.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 #: libpq's application name for every worker connection, to find them in pg_stat_activity.

@@ -17,9 +17,9 @@ from typing import Any
 
 import boto3
 
-from hksync.local.events import http_api_event
-from hksync.local.functions import FakeLambdaContext, load_handler
-from hksync.local.notifier import CreatedObject, ObjectCreatedFeed
+from hksync_tools.local.functions import FakeLambdaContext, load_handler
+from hksync_tools.local.lambda_events import http_api_event
+from hksync_tools.local.notifier import CreatedObject, ObjectCreatedFeed
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 

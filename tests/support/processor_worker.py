@@ -23,22 +23,22 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from hksync.db.repository import Repository
-from hksync.local.events import s3_put_event
-from hksync.local.functions import FakeLambdaContext, load_handler
+from hksync.db.syncs import SyncRepository
+from hksync_tools.local.functions import FakeLambdaContext, load_handler
+from hksync_tools.local.lambda_events import s3_put_event
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 
 
 def _pause_inside_the_chunk_transaction() -> None:
-    record_chunk = Repository.record_chunk
+    record_chunk = SyncRepository.record_chunk
 
-    def record_then_pause(self: Repository, *args: Any, **kwargs: Any) -> None:
+    def record_then_pause(self: SyncRepository, *args: Any, **kwargs: Any) -> None:
         record_chunk(self, *args, **kwargs)
         print("paused", flush=True)
         time.sleep(3600)  # the test kills this process here
 
-    Repository.record_chunk = record_then_pause  # type: ignore[method-assign]
+    SyncRepository.record_chunk = record_then_pause  # type: ignore[method-assign]
 
 
 def main() -> None:

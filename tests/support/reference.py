@@ -37,7 +37,7 @@ import psycopg
 from tests.support.builders import HEART_RATE, STEPS, WATCH, chunk, heart_rate
 
 if TYPE_CHECKING:
-    from hksync.local.notifier import CreatedObject
+    from hksync_tools.local.notifier import CreatedObject
     from tests.support.pipeline import Pipeline
 
 NAMESPACE = uuid.UUID("6f3a2417-3175-4cab-9b5f-000000000009")

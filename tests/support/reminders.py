@@ -12,9 +12,9 @@ from uuid import UUID
 
 import boto3
 
-from hksync.local.events import http_api_event
-from hksync.local.functions import FakeLambdaContext, load_handler
-from hksync.local.scheduler import (
+from hksync_tools.local.functions import FakeLambdaContext, load_handler
+from hksync_tools.local.lambda_events import http_api_event
+from hksync_tools.local.scheduler import (
     Firing,
     LocalClock,
     LocalReminderResources,

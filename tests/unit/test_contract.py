@@ -22,7 +22,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from hksync.contract.errors import FieldError, field_errors, field_path
+from hksync.contract.field_errors import FieldError, field_errors, field_path
 from hksync.contract.models import (
     HEALTHKIT_EPOCH,
     MAX_CHUNK_ITEMS,

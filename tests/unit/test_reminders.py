@@ -15,13 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hksync.contract.parse import parse_json
-from hksync.contract.reminders import CreateReminder, ReminderOccurrence, RescheduleReminder
-from hksync.db.reminders import Reminder
-from hksync.dispatch import delivery_id
-from hksync.errors import ContractViolation
-from hksync.reminders import MAX_LEAD_TIME, resolve_schedule
-from hksync.schedules import (
+from hksync.aws.scheduler import (
     ATTEMPT_NUMBER,
     EXECUTION_ID,
     SCHEDULED_TIME,
@@ -29,6 +23,12 @@ from hksync.schedules import (
     schedule_name,
     target_input,
 )
+from hksync.contract.parse import parse_json
+from hksync.contract.reminders import CreateReminder, ReminderOccurrence, RescheduleReminder
+from hksync.db.reminders import Reminder
+from hksync.dispatch import delivery_id
+from hksync.errors import ContractViolation
+from hksync.reminders import MAX_LEAD_TIME, resolve_schedule
 
 #: Thursday 26 November 2026, 10:00 in Berlin (CET, UTC+1).
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hksync.contract.models import Chunk, SyncCommit
-from hksync.simulator import AppleWatchUser, SimulatedSync
+from hksync_tools.simulator.user import AppleWatchUser, SimulatedSync
 
 BERLIN = ZoneInfo("Europe/Berlin")
 #: A fixed past instant, so the contract's "not in the future" check never depends on today.

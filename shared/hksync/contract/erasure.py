@@ -1,5 +1,5 @@
 """Erasing a user: what ``DELETE /v1/me`` and ``GET /v1/me/erasure`` answer, and the message
-that hands the work to the background (hksync/erase.py)."""
+that hands the work to the background (hksync/erasure.py)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from hksync.contract.errors import NO_NUL_PATTERN
+from hksync.contract.field_errors import NO_NUL_PATTERN
 from hksync.contract.types import (
     SAMPLE_TYPES,
     WORKOUT_ACTIVITY_TYPES,

@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from hksync.contract.errors import field_errors
+from hksync.contract.field_errors import field_errors
 from hksync.errors import ContractViolation, MalformedBody
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -18,11 +18,11 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from hksync.client import HksyncClient
-from hksync.local.auth import issue_token
-from hksync.local.scheduler import delivered_messages
-from hksync.local.stack import LOCAL_REGION, LocalStack
-from hksync.simulate import SimulationReport, print_report, simulate, simulated_user
+from hksync_tools.client import HksyncClient
+from hksync_tools.local.auth import issue_token
+from hksync_tools.local.scheduler import delivered_messages
+from hksync_tools.local.stack import LOCAL_REGION, LocalStack
+from hksync_tools.simulator.runner import SimulationReport, print_report, simulate, simulated_user
 
 DEMO_USER = "demo-user-0001"
 

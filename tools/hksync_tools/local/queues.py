@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from hksync.local.workers import Invocation
+from hksync_tools.local.workers import Invocation
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hksync.local.events import s3_put_event
+from hksync_tools.local.lambda_events import s3_put_event
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 
 class ScheduleDeleter(Protocol):
-    """What erasing needs of the reminders' schedules (hksync.schedules.ReminderSchedules)."""
+    """What erasing needs of the reminders' schedules (hksync.aws.scheduler.ReminderSchedules)."""
 
     def delete(self, name: str) -> None: ...
 

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hksync.client import HksyncClient
-from hksync.simulator import AppleWatchUser, SimulatedSync
+from hksync_tools.client import HksyncClient
+from hksync_tools.simulator.user import AppleWatchUser, SimulatedSync
 
 
 @dataclass

@@ -36,24 +36,24 @@ from urllib.parse import parse_qsl, urlsplit
 import boto3
 
 from hksync.db.migrate import migrate
-from hksync.local.auth import Unauthorized, signing_secret, verify_authorization
-from hksync.local.events import http_api_event
-from hksync.local.notifier import CreatedObject, ObjectCreatedFeed
-from hksync.local.queues import (
+from hksync_tools.cfn_template import FunctionSpec, functions, load_template, resolve_environment
+from hksync_tools.local.auth import Unauthorized, signing_secret, verify_authorization
+from hksync_tools.local.lambda_events import http_api_event
+from hksync_tools.local.notifier import CreatedObject, ObjectCreatedFeed
+from hksync_tools.local.queues import (
     QueuePoller,
     provision_queues,
     queue_event_sources,
     queue_references,
 )
-from hksync.local.scheduler import (
+from hksync_tools.local.scheduler import (
     LocalClock,
     LocalReminderResources,
     LocalScheduler,
     provision_reminders,
     reminder_references,
 )
-from hksync.local.template import FunctionSpec, functions, load_template, resolve_environment
-from hksync.local.workers import FunctionWorker, Invocation
+from hksync_tools.local.workers import FunctionWorker, Invocation
 
 LOCAL_REGION: Final = "us-east-1"
 # moto's default account, so that ARNs and queue URLs agree with what moto reports.

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hksync.contract.errors import FieldError
+from hksync.contract.field_errors import FieldError
 from hksync.contract.reminders import LocalDateTime
 
 

@@ -238,7 +238,7 @@ class _StagingRows:
         return common_head + body + common_tail
 
 
-class Repository:
+class SyncRepository:
     """Data access for one connection. Writers run inside ``transaction()``."""
 
     def __init__(self, conn: psycopg.Connection) -> None:

@@ -16,10 +16,11 @@ from typing import Any
 
 import boto3
 
-from hksync.local.functions import FakeLambdaContext, load_handler
-from hksync.local.queues import provision_queues, queue_event_sources
-from hksync.local.scheduler import provision_reminders
-from hksync.local.stack import (
+from hksync_tools.cfn_template import load_template, resolve_environment
+from hksync_tools.local.functions import FakeLambdaContext, load_handler
+from hksync_tools.local.queues import provision_queues, queue_event_sources
+from hksync_tools.local.scheduler import provision_reminders
+from hksync_tools.local.stack import (
     FAKE_CREDENTIALS,
     LOCAL_REGION,
     EmbeddedPostgres,
@@ -27,7 +28,6 @@ from hksync.local.stack import (
     StackInfo,
     default_state_dir,
 )
-from hksync.local.template import load_template, resolve_environment
 
 
 @contextmanager

@@ -35,9 +35,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 from hksync.cron import CronExpression, local_instant
-from hksync.local.functions import FakeLambdaContext, Handler
-from hksync.local.template import resolve_environment
-from hksync.local.workers import Invocation
+from hksync_tools.cfn_template import resolve_environment
+from hksync_tools.local.functions import FakeLambdaContext, Handler
+from hksync_tools.local.workers import Invocation
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient

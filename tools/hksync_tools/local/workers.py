@@ -14,7 +14,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from hksync.local.functions import FakeLambdaContext, load_handler
+from hksync_tools.local.functions import FakeLambdaContext, load_handler
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,10 @@ from typing import Any, Final
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from hksync.contract.api import (
+from hksync.contract.erasure import ErasureView
+from hksync.contract.models import MAX_CHUNKS_PER_SYNC, Chunk, SyncCommit
+from hksync.contract.reminders import CreateReminder, RescheduleReminder
+from hksync.contract.responses import (
     AnchorsView,
     ChunkAccepted,
     CommitAccepted,
@@ -27,9 +30,6 @@ from hksync.contract.api import (
     SyncStatusView,
     UploadUrl,
 )
-from hksync.contract.erasure import ErasureView
-from hksync.contract.models import MAX_CHUNKS_PER_SYNC, Chunk, SyncCommit
-from hksync.contract.reminders import CreateReminder, RescheduleReminder
 
 _ERRORS: Final = {
     400: "The body is not JSON, not valid gzip, or not UTF-8.",
@@ -245,7 +245,7 @@ def openapi_document(routes: list[tuple[str, str]], *, version: str = "1") -> di
 
 def template_routes(template_path: Path) -> list[tuple[str, str]]:
     """(method, path) of every HTTP route template.yaml declares."""
-    from hksync.local.template import functions, load_template
+    from hksync_tools.cfn_template import functions, load_template
 
     template = load_template(template_path)
     return [
@@ -263,7 +263,7 @@ def _operation_id(method: str, path: str) -> str:
 
 
 if __name__ == "__main__":
-    # python -m hksync.contract.openapi template.yaml > docs/openapi.json
+    # python -m hksync_tools.openapi template.yaml > docs/openapi.json
     document = openapi_document(
         template_routes(Path(sys.argv[1] if len(sys.argv) > 1 else "template.yaml"))
     )

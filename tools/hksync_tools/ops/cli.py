@@ -13,7 +13,7 @@ hksync ops reprocess (--user U | --prefix P) [--from T] [--to T] [--dry-run]
 Target: the running local stack (.hksync/stack.json, or $HKSYNC_STATE_DIR), or a deployed
 stack given with --database-url, --bucket and --dlq-url (AWS credentials and region from the
 environment). Every command takes --json. docs/runbook.md says which command answers which
-alarm. (This module parses and renders; hksync.ops does the work.)
+alarm. (This module parses and renders; hksync_tools.ops.operations does the work.)
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # imported when a command runs, so that `hksync --help` stays
     from pydantic import BaseModel
     from rich.console import Console
 
-    from hksync.ops import DeadLetter, Operations, ReplayedMessage
+    from hksync_tools.ops.operations import DeadLetter, Operations, ReplayedMessage
 
 Command = Callable[["Operations", argparse.Namespace, "Console"], int]
 
@@ -150,7 +150,7 @@ def _common_options() -> argparse.ArgumentParser:
 
 
 def _moment(text: str) -> datetime:
-    from hksync.ops import parse_time
+    from hksync_tools.ops.operations import parse_time
 
     try:
         return parse_time(text)
@@ -159,7 +159,7 @@ def _moment(text: str) -> datetime:
 
 
 def _sync_state(text: str) -> str:
-    from hksync.db.ops_queries import SYNC_STATES
+    from hksync_tools.ops.queries import SYNC_STATES
 
     if text not in SYNC_STATES:
         raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(SYNC_STATES)}")
@@ -194,8 +194,8 @@ def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
         from botocore.exceptions import BotoCoreError, ClientError
         from rich.console import Console
 
-        from hksync.local.stack import default_state_dir
-        from hksync.ops import Operations, OpsError, OpsTarget
+        from hksync_tools.local.stack import default_state_dir
+        from hksync_tools.ops.operations import Operations, OpsError, OpsTarget
 
         console = Console(width=None if Console().is_terminal else 200)
         try:

@@ -23,7 +23,7 @@ PROJECT_ROOT = Path.cwd()
 
 
 def _local_up(arguments: argparse.Namespace) -> int:
-    from hksync.local.stack import LocalStack
+    from hksync_tools.local.stack import LocalStack
 
     stack = LocalStack(PROJECT_ROOT, port=arguments.port, database_url=arguments.database_url)
     stopped = threading.Event()
@@ -45,8 +45,8 @@ def _local_up(arguments: argparse.Namespace) -> int:
 
 
 def _local_token(arguments: argparse.Namespace) -> int:
-    from hksync.local.auth import issue_token, signing_secret
-    from hksync.local.stack import default_state_dir
+    from hksync_tools.local.auth import issue_token, signing_secret
+    from hksync_tools.local.stack import default_state_dir
 
     secret = signing_secret(default_state_dir(PROJECT_ROOT))
     print(issue_token(arguments.user, secret, valid_for=timedelta(hours=arguments.hours)))
@@ -54,7 +54,7 @@ def _local_token(arguments: argparse.Namespace) -> int:
 
 
 def _local_invoke(arguments: argparse.Namespace) -> int:
-    from hksync.local.invoke import invoke_function
+    from hksync_tools.local.invoke import invoke_function
 
     event = json.loads(Path(arguments.event).read_text())
     result = invoke_function(PROJECT_ROOT, arguments.function, event)
@@ -63,7 +63,7 @@ def _local_invoke(arguments: argparse.Namespace) -> int:
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
-    from hksync.simulate import run_and_report
+    from hksync_tools.simulator.runner import run_and_report
 
     if arguments.url:
         if not arguments.token:
@@ -71,8 +71,8 @@ def _simulate(arguments: argparse.Namespace) -> int:
             return 2
         url, token = arguments.url, arguments.token
     else:
-        from hksync.local.auth import issue_token, signing_secret
-        from hksync.local.stack import StackInfo, default_state_dir
+        from hksync_tools.local.auth import issue_token, signing_secret
+        from hksync_tools.local.stack import StackInfo, default_state_dir
 
         state = default_state_dir(PROJECT_ROOT) / "stack.json"
         if not state.exists():
@@ -87,7 +87,7 @@ def _simulate(arguments: argparse.Namespace) -> int:
 
 
 def _demo(arguments: argparse.Namespace) -> int:
-    from hksync.demo import run_demo
+    from hksync_tools.demo import run_demo
 
     return run_demo(
         PROJECT_ROOT, _simulation_options(arguments), database_url=arguments.database_url
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_ops_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from hksync.ops_cli import add_ops_commands
+    from hksync_tools.ops.cli import add_ops_commands
 
     add_ops_commands(commands)
 

@@ -14,7 +14,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import class_row
 
-from hksync.db.repository import SyncStatus
+from hksync.db.syncs import SyncStatus
 
 #: Every state a sync_sessions row can be in (the table's CHECK constraint).
 SYNC_STATES = ("receiving", "committed", "complete", "failed")

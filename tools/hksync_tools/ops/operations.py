@@ -32,14 +32,14 @@ from psycopg.conninfo import make_conninfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hksync import query
-from hksync.contract.api import AnchorsView, SyncStatusView
-from hksync.contract.events import S3Notification
-from hksync.db.ops_queries import ChunkFailure, ConnectionGroup, OpsQueries
-from hksync.db.repository import FailedChunk, Repository, SyncStatus
+from hksync.contract.aws_events import S3Notification
+from hksync.contract.responses import AnchorsView, SyncStatusView
+from hksync.db.syncs import FailedChunk, SyncRepository, SyncStatus
 from hksync.errors import NotFound
 from hksync.processing import ChunkProcessor, Outcome
 from hksync.settings import ProcessorSettings
 from hksync.storage import RAW_PREFIX, ChunkKey, CommitKey, RawStore, parse_key, sync_prefix
+from hksync_tools.ops.queries import ChunkFailure, ConnectionGroup, OpsQueries
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -103,7 +103,7 @@ class OpsTarget:
         """
         if database_url or raw_bucket or dead_letter_queue_url:
             return cls(database_url, raw_bucket, dead_letter_queue_url)
-        from hksync.local.stack import StackInfo  # local tooling, only for the default target
+        from hksync_tools.local.stack import StackInfo  # local tooling, only for the default target
 
         state = state_dir / "stack.json"
         if not state.exists():
@@ -350,8 +350,8 @@ class Operations:
         )
 
     @cached_property
-    def _repository(self) -> Repository:
-        return Repository(self._connection)
+    def _repository(self) -> SyncRepository:
+        return SyncRepository(self._connection)
 
     @cached_property
     def _queries(self) -> OpsQueries:
@@ -360,7 +360,7 @@ class Operations:
     def _client_options(self) -> dict[str, Any]:
         if not self.target.aws_endpoint_url:
             return {"config": _AWS_CONFIG}
-        from hksync.local.stack import FAKE_CREDENTIALS, LOCAL_REGION
+        from hksync_tools.local.stack import FAKE_CREDENTIALS, LOCAL_REGION
 
         return {
             "config": _AWS_CONFIG,

@@ -1,0 +1,1 @@
+"""Operator commands: inspect syncs and failures, dead-letter queues, replays."""
