@@ -37,9 +37,9 @@ from bench.database import BenchDatabase
 from bench.functions import Functions, invoke, loaded
 from bench.harness import Figure, Section, median, p90
 from bench.seed import SeedWriter
+from hksync.codec import decode_body
 from hksync.contract.models import MAX_CHUNK_ITEMS, Chunk
 from hksync.settings import IngestSettings
-from hksync.storage import decode_body
 from hksync_tools.local.lambda_events import http_api_event
 from hksync_tools.local.stack import FAKE_CREDENTIALS, LOCAL_REGION
 

@@ -38,10 +38,11 @@ from bench.database import BenchDatabase
 from bench.functions import Functions, invoke, loaded, quiet_moto
 from bench.harness import ROOT, Figure, Section, environment, median
 from bench.seed import SeedWriter
+from hksync.codec import decode_body
 from hksync.contract.models import MAX_CHUNK_ITEMS, Chunk
 from hksync.contract.parse import parse_json
+from hksync.keys import ChunkKey
 from hksync.settings import ProcessorSettings
-from hksync.storage import ChunkKey, decode_body
 from hksync_tools.local.lambda_events import s3_put_event
 from hksync_tools.local.stack import FAKE_CREDENTIALS, LOCAL_REGION, free_port
 

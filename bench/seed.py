@@ -20,10 +20,10 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
+from hksync.codec import decode_body
 from hksync.contract.models import CategorySample, Chunk, QuantitySample, SyncCommit, Workout
 from hksync.contract.types import SAMPLE_TYPES
 from hksync.db.syncs import _CONTENT_COLUMNS as CONTENT_COLUMNS
-from hksync.storage import decode_body
 
 AnySample = QuantitySample | CategorySample | Workout
 

@@ -27,7 +27,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync import erasure
 from hksync.aws.clients import s3_client, scheduler_client, sqs_client
+from hksync.aws.s3 import RawObjectEraser
 from hksync.aws.scheduler import ReminderSchedules, ScheduleTarget
+from hksync.aws.sqs import SqsErasureQueue
 from hksync.contract.aws_events import is_sqs_batch
 from hksync.contract.erasure import ErasureRequested
 from hksync.db.connection import connection
@@ -36,7 +38,6 @@ from hksync.db.reminders import ReminderRepository
 from hksync.http_api import current_user, http_resolver, json_response
 from hksync.observability import logger, tracer, user_ref
 from hksync.settings import AccountSettings, settings_for
-from hksync.storage import RawObjectEraser
 
 settings = settings_for(AccountSettings)
 app = http_resolver()
@@ -59,7 +60,7 @@ def _erasures() -> ErasureRepository:
 def erase_me() -> Response[str]:
     """Erase every sample, sync, anchor, reminder and raw object of the caller (202)."""
     view, created = erasure.request_erasure(
-        _erasures(), erasure.SqsErasureQueue(sqs_client(), settings.erasure_queue_url), _caller()
+        _erasures(), SqsErasureQueue(sqs_client(), settings.erasure_queue_url), _caller()
     )
     logger.info(
         "erasure requested" if created else "erasure requested again",

@@ -13,10 +13,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync.aws.clients import sns_client
+from hksync.aws.sns import ReminderTopic
 from hksync.contract.reminders import ReminderOccurrence
 from hksync.db.connection import connection
 from hksync.db.reminders import ReminderRepository
-from hksync.dispatch import ReminderDispatcher, ReminderTopic
+from hksync.dispatch import ReminderDispatcher
 from hksync.observability import Metric, logger, metrics, record, tracer, user_ref
 from hksync.settings import DispatcherSettings, settings_for
 

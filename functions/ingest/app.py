@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync import ingest
 from hksync.aws.clients import s3_client
+from hksync.aws.s3 import RawStore
 from hksync.contract.models import MAX_CHUNKS_PER_SYNC
 from hksync.http_api import (
     body_bytes,
@@ -27,7 +28,6 @@ from hksync.http_api import (
 )
 from hksync.observability import Metric, logger, metrics, record, tracer, user_ref
 from hksync.settings import IngestSettings, settings_for
-from hksync.storage import RawStore
 
 settings = settings_for(IngestSettings)
 app = http_resolver()

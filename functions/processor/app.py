@@ -24,13 +24,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync.aws.clients import s3_client
+from hksync.aws.s3 import RawStore
 from hksync.contract.aws_events import S3Notification, is_sqs_batch, notification_in_message
 from hksync.db.connection import connection
 from hksync.db.syncs import SyncRepository
 from hksync.observability import logger, metrics, report_processed, tracer
 from hksync.processing import ChunkProcessor
 from hksync.settings import ProcessorSettings, settings_for
-from hksync.storage import RawStore
 
 settings = settings_for(ProcessorSettings)
 batch = BatchProcessor(event_type=EventType.SQS)

@@ -12,12 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync import query
 from hksync.aws.clients import s3_client
+from hksync.aws.s3 import RawStore
 from hksync.db.connection import connection
 from hksync.db.syncs import SyncRepository
 from hksync.http_api import current_user, http_resolver, json_response
 from hksync.observability import logger, tracer, user_ref
 from hksync.settings import QuerySettings, settings_for
-from hksync.storage import RawStore
 
 settings = settings_for(QuerySettings)
 app = http_resolver()

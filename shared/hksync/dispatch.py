@@ -28,53 +28,24 @@ carries a deterministic ``delivery_id`` so a subscriber (or APNs' collapse id) c
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
 
 from hksync.contract.reminders import ReminderOccurrence
 from hksync.cron import CronExpression
 from hksync.db.reminders import Reminder, ReminderRepository
-
-if TYPE_CHECKING:
-    from mypy_boto3_sns import SNSClient
+from hksync.ports import NotificationTopic, PublishRefused
 
 #: Namespace of delivery ids (uuid5 of user, reminder and scheduled time).
 DELIVERY_NAMESPACE: Final = uuid.UUID("8b0f7c52-6a43-4f61-9d0e-3c1b2f4e5a67")
 
 Outcome = Literal["delivered", "duplicate", "cancelled", "stale", "unknown", "unconfirmed"]
-
-
-class PublishRefused(RuntimeError):
-    """SNS answered the publish with an error: the notification was not sent."""
-
-
-class ReminderTopic:
-    """The SNS topic every delivered reminder is published to (mobile push subscribes here)."""
-
-    def __init__(self, client: SNSClient, topic_arn: str) -> None:
-        self._client = client
-        self._topic_arn = topic_arn
-
-    def publish(self, message: dict[str, str], *, kind: str) -> str:
-        """Publishes; returns SNS's message id. Raises PublishRefused when SNS said no, and
-        lets botocore's errors (no answer at all) through."""
-        try:
-            response = self._client.publish(
-                TopicArn=self._topic_arn,
-                Message=json.dumps(message),
-                # Subscribers can filter on the kind without parsing the body.
-                MessageAttributes={"kind": {"DataType": "String", "StringValue": kind}},
-            )
-        except ClientError as error:
-            raise PublishRefused(str(error)) from error
-        return response["MessageId"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +87,7 @@ class ReminderDispatcher:
     def __init__(
         self,
         repository: ReminderRepository,
-        topic: ReminderTopic,
+        topic: NotificationTopic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repository = repository

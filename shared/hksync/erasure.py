@@ -19,38 +19,15 @@ transaction that waits for any processor still writing for the user.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal
 from uuid import UUID
 
 from hksync.contract.erasure import ErasedCounts, ErasureRequested, ErasureView
 from hksync.db.erasure import Erasure, ErasureRepository
 from hksync.db.reminders import ReminderRepository
 from hksync.errors import NotFound
-from hksync.storage import RawObjectEraser, user_prefix
-
-if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
-
-
-class ScheduleDeleter(Protocol):
-    """What erasing needs of the reminders' schedules (hksync.aws.scheduler.ReminderSchedules)."""
-
-    def delete(self, name: str) -> None: ...
-
-
-class ErasureQueue(Protocol):
-    def send(self, message: ErasureRequested) -> None: ...
-
-
-class SqsErasureQueue:
-    """The queue the erasure worker reads (its event source)."""
-
-    def __init__(self, client: SQSClient, queue_url: str) -> None:
-        self._client = client
-        self._queue_url = queue_url
-
-    def send(self, message: ErasureRequested) -> None:
-        self._client.send_message(QueueUrl=self._queue_url, MessageBody=message.model_dump_json())
+from hksync.keys import user_prefix
+from hksync.ports import ErasureQueue, RawObjectDeleter, ScheduleDeleter
 
 
 def view(erasure: Erasure) -> ErasureView:
@@ -110,7 +87,7 @@ def perform_erasure(
     erasures: ErasureRepository,
     reminders: ReminderRepository,
     schedules: ScheduleDeleter,
-    objects: RawObjectEraser,
+    objects: RawObjectDeleter,
     erasure_id: UUID,
 ) -> ErasureOutcome:
     """Erases the user of a pending erasure; safe to run again after any failure."""

@@ -13,10 +13,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
+from hksync.codec import decode_body
 from hksync.contract.field_errors import FieldError, field_path
 from hksync.contract.responses import ErrorBody
 from hksync.errors import ChunkTooLarge, HksyncError, MalformedBody, UnsupportedMediaType
-from hksync.storage import decode_body
 
 
 class Unauthenticated(HksyncError):

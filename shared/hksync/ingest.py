@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
+from hksync.codec import decode_body
 from hksync.contract.field_errors import FieldError
 from hksync.contract.models import Chunk, StoredCommit, SyncCommit
 from hksync.contract.parse import parse_json
 from hksync.contract.responses import ChunkAccepted, CommitAccepted, UploadUrl
 from hksync.errors import ChunkConflict, ContractViolation
-from hksync.storage import ChunkKey, CommitKey, RawStore, decode_body
+from hksync.keys import ChunkKey, CommitKey
+from hksync.ports import RawObjects
 
 
 def _path_matches(chunk: Chunk, sync_id: UUID, seq: int) -> None:
@@ -25,7 +27,7 @@ def _path_matches(chunk: Chunk, sync_id: UUID, seq: int) -> None:
 
 
 def accept_chunk(
-    store: RawStore, user_id: str, sync_id: UUID, seq: int, body: bytes, *, max_bytes: int
+    store: RawObjects, user_id: str, sync_id: UUID, seq: int, body: bytes, *, max_bytes: int
 ) -> ChunkAccepted:
     """Validates a chunk and stores it once; the same bytes again are a retry, not an error.
 
@@ -53,7 +55,7 @@ def accept_chunk(
     )
 
 
-def accept_commit(store: RawStore, user_id: str, sync_id: UUID, body: bytes) -> CommitAccepted:
+def accept_commit(store: RawObjects, user_id: str, sync_id: UUID, body: bytes) -> CommitAccepted:
     """Records that the sync is complete on the client, with its chunk count and new anchors."""
     commit = parse_json(SyncCommit, body)
     stored = StoredCommit(**commit.model_dump(), committed_at=datetime.now(UTC))
@@ -81,7 +83,7 @@ def accept_commit(store: RawStore, user_id: str, sync_id: UUID, body: bytes) -> 
 
 
 def presign_chunk_upload(
-    store: RawStore, user_id: str, sync_id: UUID, seq: int, *, expires_in: int
+    store: RawObjects, user_id: str, sync_id: UUID, seq: int, *, expires_in: int
 ) -> UploadUrl:
     """A presigned PUT for one chunk's key; the processor validates what arrives there."""
     url, headers = store.presign_put(str(ChunkKey(user_id, sync_id, seq)), expires_in=expires_in)

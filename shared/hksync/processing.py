@@ -12,12 +12,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from hksync.codec import decode_body
 from hksync.contract.field_errors import FieldError
 from hksync.contract.models import Chunk, StoredCommit
 from hksync.contract.parse import parse_json
 from hksync.db.syncs import SyncRepository, WriteCounts
 from hksync.errors import ContractViolation, HksyncError
-from hksync.storage import ChunkKey, CommitKey, RawStore, decode_body, parse_key
+from hksync.keys import ChunkKey, CommitKey, parse_key
+from hksync.ports import RawObjects
 
 
 class Outcome(StrEnum):
@@ -80,7 +82,7 @@ class ObjectResult:
 
 
 class ChunkProcessor:
-    def __init__(self, store: RawStore, repository: SyncRepository, *, max_bytes: int) -> None:
+    def __init__(self, store: RawObjects, repository: SyncRepository, *, max_bytes: int) -> None:
         self._store = store
         self._repository = repository
         self._max_bytes = max_bytes

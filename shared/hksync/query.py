@@ -14,11 +14,12 @@ from hksync.contract.responses import (
 )
 from hksync.db.syncs import SyncRepository
 from hksync.errors import NotFound
-from hksync.storage import RawStore, sync_prefix
+from hksync.keys import sync_prefix
+from hksync.ports import RawObjects
 
 
 def sync_status(
-    repository: SyncRepository, store: RawStore, user_id: str, sync_id: UUID
+    repository: SyncRepository, store: RawObjects, user_id: str, sync_id: UUID
 ) -> SyncStatusView:
     uploaded = len(store.keys(f"{sync_prefix(user_id, sync_id)}chunks/"))
     status = repository.sync_status(user_id, sync_id)

@@ -21,7 +21,7 @@ from typing import Final
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from hksync.aws.scheduler import ReminderSchedules, schedule_name
+from hksync.aws.scheduler import schedule_name
 from hksync.contract.field_errors import FieldError
 from hksync.contract.parse import parse_json
 from hksync.contract.reminders import CreateReminder, ReminderSchedule, RescheduleReminder
@@ -29,6 +29,7 @@ from hksync.contract.responses import ReminderList, ReminderView
 from hksync.cron import CronExpression, local_instant
 from hksync.db.reminders import NewReminder, Reminder, ReminderRepository
 from hksync.errors import ContractViolation, NotFound, ReminderConflict
+from hksync.ports import ReminderScheduler
 
 #: How far ahead a reminder may first fire ("hours to weeks ahead", with room to spare).
 MAX_LEAD_TIME: Final = timedelta(days=90)
@@ -126,7 +127,7 @@ def _is_live(reminder: Reminder, now: datetime) -> bool:
 
 def create_reminder(
     repository: ReminderRepository,
-    schedules: ReminderSchedules,
+    schedules: ReminderScheduler,
     user_id: str,
     body: bytes,
     now: datetime,
@@ -173,7 +174,7 @@ def list_reminders(repository: ReminderRepository, user_id: str) -> ReminderList
 
 def reschedule_reminder(
     repository: ReminderRepository,
-    schedules: ReminderSchedules,
+    schedules: ReminderScheduler,
     user_id: str,
     reminder_id: UUID,
     body: bytes,
@@ -204,7 +205,7 @@ def reschedule_reminder(
 
 
 def cancel_reminder(
-    repository: ReminderRepository, schedules: ReminderSchedules, user_id: str, reminder_id: UUID
+    repository: ReminderRepository, schedules: ReminderScheduler, user_id: str, reminder_id: UUID
 ) -> ReminderView:
     """Cancels the reminder for good and deletes its schedule; repeating it changes nothing."""
     cancelled = repository.cancel(user_id, reminder_id)

@@ -40,7 +40,7 @@ from schemathesis.checks import (
 )
 
 from hksync.aws.scheduler import schedule_name
-from hksync.storage import ChunkKey, user_prefix
+from hksync.keys import ChunkKey, user_prefix
 from hksync_tools.local.auth import issue_token
 from hksync_tools.local.stack import FAKE_CREDENTIALS, LOCAL_REGION, LocalStack
 from tests.support.builders import chunk, commit, heart_rates

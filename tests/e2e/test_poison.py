@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import httpx
 
-from hksync.storage import ChunkKey
+from hksync.keys import ChunkKey
 from hksync_tools.local.auth import issue_token
 from hksync_tools.local.stack import LOCAL_REGION, LocalStack
 from hksync_tools.ops.operations import Operations, OpsTarget

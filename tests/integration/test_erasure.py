@@ -18,10 +18,12 @@ import boto3
 import psycopg
 import pytest
 
+from hksync.aws.s3 import RawStore
 from hksync.db.erasure import ErasureRepository
 from hksync.db.syncs import SyncRepository
+from hksync.keys import user_prefix
+from hksync.ports import StoredObject
 from hksync.processing import ChunkProcessor
-from hksync.storage import RawStore, StoredObject, user_prefix
 from hksync_tools.local.functions import FakeLambdaContext, load_handler
 from hksync_tools.local.queues import QueueEventSource, QueuePoller
 from hksync_tools.local.workers import Invocation

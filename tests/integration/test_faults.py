@@ -313,10 +313,10 @@ def test_a_chunk_whose_transaction_failed_does_not_break_the_next_on_the_same_co
     served: Pipeline, db: psycopg.Connection, database_url: str
 ) -> None:
     from hksync.aws.clients import s3_client
+    from hksync.aws.s3 import RawStore
     from hksync.db.erasure import ErasureRepository
     from hksync.db.syncs import SyncRepository
     from hksync.processing import ChunkProcessor
-    from hksync.storage import RawStore
 
     REFERENCE.upload(served)
     named = _by_name(served.pending())

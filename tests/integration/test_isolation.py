@@ -13,7 +13,7 @@ import boto3
 import psycopg
 import pytest
 
-from hksync.storage import ChunkKey, parse_key, user_prefix
+from hksync.keys import ChunkKey, parse_key, user_prefix
 from tests.conftest import TEST_BUCKET
 from tests.support.builders import chunk, commit, heart_rates
 from tests.support.pipeline import Pipeline

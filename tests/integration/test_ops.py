@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from hksync.keys import ChunkKey, CommitKey, user_prefix
 from hksync.processing import Outcome
-from hksync.storage import ChunkKey, CommitKey, user_prefix
 from hksync_tools.cli import main
 from hksync_tools.ops.operations import Operations, OpsTarget, parse_time
 from tests.conftest import TABLES_TO_RESET, TEST_BUCKET

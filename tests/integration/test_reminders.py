@@ -24,9 +24,10 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 
 from hksync.aws.scheduler import schedule_name
+from hksync.aws.sns import ReminderTopic
 from hksync.contract.reminders import ReminderOccurrence
 from hksync.db.reminders import ReminderRepository
-from hksync.dispatch import ReminderDispatcher, ReminderTopic
+from hksync.dispatch import ReminderDispatcher
 from tests.integration.conftest import DISPATCHER_ARN, SCHEDULER_ROLE_ARN
 from tests.support.reminders import REGION, ReminderDriver
 

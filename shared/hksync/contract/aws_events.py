@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hksync.storage import key_from_event
+from hksync.keys import key_from_event
 
 
 class _Lenient(BaseModel):

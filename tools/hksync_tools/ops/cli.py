@@ -530,7 +530,7 @@ def _reprocess(operations: Operations, arguments: argparse.Namespace, console: C
         TimeRemainingColumn,
     )
 
-    from hksync.storage import user_prefix
+    from hksync.keys import user_prefix
 
     prefix = user_prefix(arguments.user) if arguments.user else arguments.prefix
     objects = operations.raw_objects(

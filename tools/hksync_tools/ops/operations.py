@@ -32,13 +32,14 @@ from psycopg.conninfo import make_conninfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hksync import query
+from hksync.aws.s3 import RawStore
 from hksync.contract.aws_events import S3Notification
 from hksync.contract.responses import AnchorsView, SyncStatusView
 from hksync.db.syncs import FailedChunk, SyncRepository, SyncStatus
 from hksync.errors import NotFound
+from hksync.keys import RAW_PREFIX, ChunkKey, CommitKey, parse_key, sync_prefix
 from hksync.processing import ChunkProcessor, Outcome
 from hksync.settings import ProcessorSettings
-from hksync.storage import RAW_PREFIX, ChunkKey, CommitKey, RawStore, parse_key, sync_prefix
 from hksync_tools.ops.queries import ChunkFailure, ConnectionGroup, OpsQueries
 
 if TYPE_CHECKING:

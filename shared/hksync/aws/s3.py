@@ -1,108 +1,15 @@
-"""The raw bucket: key layout and the immutable, write-once chunk store.
-
-Layout (the user id comes from the verified token, URL-quoted so any issuer's subject is safe)::
-
-    raw/{user}/{sync_id}/chunks/{seq:06d}.json   one uploaded chunk (JSON, maybe gzip-encoded)
-    raw/{user}/{sync_id}/commit.json             the sync's commit
-
-The bucket is the durable log of everything uploaded: the database can be rebuilt from it.
-"""
+"""The raw bucket in S3: the write-once chunk store and the eraser of a user's objects."""
 
 from __future__ import annotations
 
-import gzip
-import io
-import zlib
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Final
-from urllib.parse import quote, unquote, unquote_plus
-from uuid import UUID
 
 from botocore.exceptions import ClientError
 
-from hksync.errors import ChunkTooLarge, MalformedBody
+from hksync.ports import StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-RAW_PREFIX: Final = "raw/"
-GZIP_MAGIC: Final = b"\x1f\x8b"
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkKey:
-    user_id: str
-    sync_id: UUID
-    seq: int
-
-    def __str__(self) -> str:
-        return f"{sync_prefix(self.user_id, self.sync_id)}chunks/{self.seq:06d}.json"
-
-
-@dataclass(frozen=True, slots=True)
-class CommitKey:
-    user_id: str
-    sync_id: UUID
-
-    def __str__(self) -> str:
-        return f"{sync_prefix(self.user_id, self.sync_id)}commit.json"
-
-
-def user_prefix(user_id: str) -> str:
-    return f"{RAW_PREFIX}{quote(user_id, safe='')}/"
-
-
-def sync_prefix(user_id: str, sync_id: UUID) -> str:
-    return f"{user_prefix(user_id)}{sync_id}/"
-
-
-def parse_key(key: str) -> ChunkKey | CommitKey | None:
-    """The chunk or commit a key names, or None for anything else in the bucket."""
-    parts = key.split("/")
-    if len(parts) < 4 or parts[0] != RAW_PREFIX.rstrip("/"):
-        return None
-    try:
-        user_id, sync_id = unquote(parts[1]), UUID(parts[2])
-    except ValueError:
-        return None
-    if len(parts) == 4 and parts[3] == "commit.json":
-        return CommitKey(user_id, sync_id)
-    name = parts[4] if len(parts) == 5 and parts[3] == "chunks" else ""
-    digits = name.removesuffix(".json")
-    if name.endswith(".json") and len(digits) == 6 and digits.isdigit():
-        return ChunkKey(user_id, sync_id, int(digits))
-    return None
-
-
-def key_from_event(raw_key: str) -> str:
-    """S3 event notifications URL-encode keys, with ``+`` for a space."""
-    return unquote_plus(raw_key)
-
-
-def decode_body(body: bytes, max_bytes: int) -> bytes:
-    """The JSON bytes of a stored or uploaded chunk: gunzipped if gzip, never over max_bytes.
-
-    Decompression is streamed and capped, so a small gzip bomb cannot exhaust memory.
-    """
-    if not body.startswith(GZIP_MAGIC):
-        if len(body) > max_bytes:
-            raise ChunkTooLarge(len(body), max_bytes)
-        return body
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(body)) as stream:
-            data = stream.read(max_bytes + 1)
-    except (OSError, EOFError, zlib.error) as error:
-        raise MalformedBody(f"body is not valid gzip: {error}") from None
-    if len(data) > max_bytes:
-        raise ChunkTooLarge(None, max_bytes)
-    return data
-
-
-@dataclass(frozen=True, slots=True)
-class StoredObject:
-    body: bytes
-    last_modified: datetime
 
 
 class RawStore:
