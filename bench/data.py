@@ -18,7 +18,8 @@ from functools import cache
 from typing import Any, Final
 
 from hksync.contract.models import MAX_CHUNK_ITEMS, Chunk, QuantitySample
-from hksync_tools.simulator.user import HEART_RATE, AppleWatchUser
+from hksync_tools.simulator.healthkit import HEART_RATE
+from hksync_tools.simulator.user import AppleWatchUser
 
 Sample = dict[str, Any]
 #: Readings end before this instant (the contract refuses samples ahead of the server's clock).
