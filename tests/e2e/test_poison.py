@@ -21,7 +21,9 @@ import httpx
 from hksync.keys import ChunkKey
 from hksync_tools.local.auth import issue_token
 from hksync_tools.local.stack import LOCAL_REGION, LocalStack
-from hksync_tools.ops.operations import Operations, OpsTarget
+from hksync_tools.ops.replay import replay_dead_letters
+from hksync_tools.ops.resources import OpsResources
+from hksync_tools.ops.target import OpsTarget
 from tests.support.builders import chunk, commit, heart_rate, heart_rates
 
 USER = "poison-user"
@@ -74,15 +76,15 @@ def test_a_poison_chunk_is_dead_lettered_the_rest_stored_and_a_replay_completes_
         letters = _dead_letters(info.dead_letter_queue_url)
         # The fix: restore the archived object (in production: a Glacier restore request).
         s3.restore_object(Bucket=info.raw_bucket, Key=poison, RestoreRequest={"Days": 1})
-        with Operations(
+        with OpsResources(
             OpsTarget(
                 info.database_url,
                 info.raw_bucket,
                 info.dead_letter_queue_url,
                 info.aws_endpoint_url,
             )
-        ) as ops:
-            report = ops.replay_dead_letters()
+        ) as resources:
+            report = replay_dead_letters(resources)
         deadline = time.monotonic() + 30
         while (final := client.get(f"/v1/syncs/{waiting}").json())["state"] != "complete":
             assert time.monotonic() < deadline, final

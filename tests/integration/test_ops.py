@@ -18,7 +18,12 @@ from psycopg import sql
 from hksync.keys import ChunkKey, CommitKey, user_prefix
 from hksync.processing import Outcome
 from hksync_tools.cli import main
-from hksync_tools.ops.operations import Operations, OpsTarget, parse_time
+from hksync_tools.ops import dead_letters
+from hksync_tools.ops.inspection import Inspection
+from hksync_tools.ops.replay import raw_objects, replay_dead_letters, reprocess
+from hksync_tools.ops.resources import OpsResources
+from hksync_tools.ops.target import OpsTarget
+from hksync_tools.ops.times import parse_time
 from tests.conftest import TABLES_TO_RESET, TEST_BUCKET
 from tests.support.builders import chunk, commit, heart_rates
 from tests.support.pipeline import Pipeline
@@ -35,12 +40,16 @@ def dead_letter_queue(pipeline: Pipeline) -> str:
 
 
 @pytest.fixture
-def operations(
+def resources(
     pipeline: Pipeline, database_url: str, dead_letter_queue: str
-) -> Iterator[Operations]:
-    target = OpsTarget(database_url, TEST_BUCKET, dead_letter_queue)
-    with Operations(target) as ops:
-        yield ops
+) -> Iterator[OpsResources]:
+    with OpsResources(OpsTarget(database_url, TEST_BUCKET, dead_letter_queue)) as opened:
+        yield opened
+
+
+@pytest.fixture
+def inspection(resources: OpsResources) -> Inspection:
+    return Inspection(resources)
 
 
 def _snapshot(db: psycopg.Connection, user: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
@@ -160,7 +169,7 @@ def _lambda_failure(event: dict[str, Any]) -> str:
 
 
 def test_a_dead_lettered_event_replays_into_a_stored_chunk(
-    pipeline: Pipeline, operations: Operations, dead_letter_queue: str, db: psycopg.Connection
+    pipeline: Pipeline, resources: OpsResources, dead_letter_queue: str, db: psycopg.Connection
 ) -> None:
     sync_id = uuid.uuid4()
     assert pipeline.put_chunk("alice", chunk(sync_id, 0, heart_rates(10))).status == 202
@@ -175,8 +184,8 @@ def test_a_dead_lettered_event_replays_into_a_stored_chunk(
     )
     sqs.send_message(QueueUrl=dead_letter_queue, MessageBody=json.dumps(queued.event(TEST_BUCKET)))
 
-    listed = operations.dead_letters()
-    report = operations.replay_dead_letters()
+    listed = dead_letters.show(resources)
+    report = replay_dead_letters(resources)
 
     letters = {tuple(letter.keys): letter for letter in listed.messages}
     assert letters.keys() == {(direct.key,), (queued.key,)}
@@ -199,11 +208,11 @@ def test_a_dead_lettered_event_replays_into_a_stored_chunk(
     assert ledger == [(0, "processed", 10), (1, "processed", 5)]
     assert db.execute("SELECT count(*) FROM health_samples").fetchone() == (15,)
     assert "Messages" not in sqs.receive_message(QueueUrl=dead_letter_queue)
-    assert operations.dead_letters().messages == []
+    assert dead_letters.show(resources).messages == []
 
 
 def test_a_message_that_still_fails_stays_in_the_queue(
-    pipeline: Pipeline, operations: Operations, dead_letter_queue: str, db: psycopg.Connection
+    pipeline: Pipeline, resources: OpsResources, dead_letter_queue: str, db: psycopg.Connection
 ) -> None:
     sync_id = uuid.uuid4()
     # A commit the ingest function would never write: the processor raises on it every time.
@@ -215,7 +224,7 @@ def test_a_message_that_still_fails_stays_in_the_queue(
     )
     sqs.send_message(QueueUrl=dead_letter_queue, MessageBody='{"hello": "world"}')
 
-    report = operations.replay_dead_letters()
+    report = replay_dead_letters(resources)
 
     assert report.deleted == 0
     errors = {
@@ -224,7 +233,7 @@ def test_a_message_that_still_fails_stays_in_the_queue(
     assert (errors[created.key] or "").startswith(f"{created.key}: ValidationError")
     assert errors[None] == "neither a Lambda on-failure record nor an S3 event notification"
     # Both are visible again at once, for the next look or replay.
-    assert len(operations.dead_letters().messages) == 2
+    assert len(dead_letters.show(resources).messages) == 2
     assert db.execute("SELECT count(*) FROM sync_sessions").fetchone() == (0,)
 
 
@@ -232,7 +241,7 @@ def test_a_message_that_still_fails_stays_in_the_queue(
 
 
 def test_reprocessing_a_user_into_an_emptied_database_restores_the_same_rows(
-    pipeline: Pipeline, operations: Operations, db: psycopg.Connection
+    pipeline: Pipeline, resources: OpsResources, db: psycopg.Connection
 ) -> None:
     _history(pipeline)
     before = _snapshot(db)
@@ -240,7 +249,7 @@ def test_reprocessing_a_user_into_an_emptied_database_restores_the_same_rows(
     assert len(alice_before["health_samples"]) == 25
     _truncate(db)
 
-    alice = operations.reprocess(operations.raw_objects(user_prefix("alice")))
+    alice = reprocess(resources, raw_objects(resources, user_prefix("alice")))
 
     assert _snapshot(db, "alice") == alice_before
     assert _snapshot(db, "bob") == {table: [] for table in TABLES_TO_RESET}
@@ -249,7 +258,7 @@ def test_reprocessing_a_user_into_an_emptied_database_restores_the_same_rows(
     assert alice.outcomes[Outcome.FAILED] == 1
     assert alice.outcomes[Outcome.COMMITTED] == 3
 
-    everyone = operations.reprocess(operations.raw_objects("raw/"))
+    everyone = reprocess(resources, raw_objects(resources, "raw/"))
 
     assert _snapshot(db) == before
     assert everyone.outcomes[Outcome.DUPLICATE] == 5  # alice's chunks, already back
@@ -257,14 +266,14 @@ def test_reprocessing_a_user_into_an_emptied_database_restores_the_same_rows(
 
 
 def test_reprocessing_twice_changes_nothing_the_second_time(
-    pipeline: Pipeline, operations: Operations, db: psycopg.Connection
+    pipeline: Pipeline, resources: OpsResources, db: psycopg.Connection
 ) -> None:
     _history(pipeline)
     _truncate(db)
-    operations.reprocess(operations.raw_objects("raw/"))
+    reprocess(resources, raw_objects(resources, "raw/"))
     rows, versions = _snapshot(db), _physical_versions(db)
 
-    again = operations.reprocess(operations.raw_objects("raw/"))
+    again = reprocess(resources, raw_objects(resources, "raw/"))
 
     assert {outcome for outcome, count in again.outcomes.items() if count} == {
         Outcome.DUPLICATE,
@@ -275,14 +284,14 @@ def test_reprocessing_twice_changes_nothing_the_second_time(
 
 
 def test_reprocess_selects_objects_by_upload_time(
-    pipeline: Pipeline, operations: Operations
+    pipeline: Pipeline, resources: OpsResources
 ) -> None:
     syncs = _history(pipeline)
-    everything = operations.raw_objects("raw/")
+    everything = raw_objects(resources, "raw/")
     newest = max(obj.last_modified for obj in everything)
 
-    recent = operations.raw_objects("raw/", modified_from=newest)
-    older = operations.raw_objects("raw/", modified_to=newest)
+    recent = raw_objects(resources, "raw/", modified_from=newest)
+    older = raw_objects(resources, "raw/", modified_to=newest)
 
     assert {obj.key for obj in recent} | {obj.key for obj in older} == {
         obj.key for obj in everything
@@ -303,7 +312,7 @@ def test_reprocess_selects_objects_by_upload_time(
 
 
 def test_failures_lists_rejected_chunks_newest_first_with_their_reasons(
-    pipeline: Pipeline, operations: Operations
+    pipeline: Pipeline, inspection: Inspection
 ) -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
     _put_raw(ChunkKey("alice", first, 0), b'{"samples": "not a list"}')
@@ -312,7 +321,7 @@ def test_failures_lists_rejected_chunks_newest_first_with_their_reasons(
     _put_raw(ChunkKey("bob", second, 3), json.dumps(mismatched).encode())  # ... the key 3
     pipeline.drain()
 
-    view = operations.failures()
+    view = inspection.failures()
 
     assert [(f.user_id, f.sync_id, f.seq) for f in view.failures] == [
         ("bob", second, 3),
@@ -322,13 +331,13 @@ def test_failures_lists_rejected_chunks_newest_first_with_their_reasons(
     assert "sync_id" in reasons["alice"]
     assert "chunk 3" in reasons["bob"]
     assert reasons["bob"] == pipeline.status("bob", second).body["failed_chunks"][0]["reason"]
-    assert [f.user_id for f in operations.failures(user_id="alice").failures] == ["alice"]
+    assert [f.user_id for f in inspection.failures(user_id="alice").failures] == ["alice"]
     later = datetime.now(UTC) + timedelta(minutes=1)
-    assert operations.failures(since=later).failures == []
+    assert inspection.failures(since=later).failures == []
 
 
 def test_syncs_are_counted_by_state_and_listed_newest_first(
-    pipeline: Pipeline, operations: Operations
+    pipeline: Pipeline, inspection: Inspection
 ) -> None:
     complete, committed, receiving, failed = (uuid.uuid4() for _ in range(4))
     samples = heart_rates(6)
@@ -343,11 +352,11 @@ def test_syncs_are_counted_by_state_and_listed_newest_first(
     # Everything but bob's chunk 1 reaches the processor: it is still in flight.
     pipeline.deliver(obj for obj in pipeline.pending() if not obj.key.endswith("000001.json"))
 
-    overview = operations.syncs()
-    only_failed = operations.syncs(state="failed")
-    alices = operations.syncs(user_id="alice")
-    newest_two = operations.syncs(limit=2)
-    bob = operations.sync("bob", committed)
+    overview = inspection.syncs()
+    only_failed = inspection.syncs(state="failed")
+    alices = inspection.syncs(user_id="alice")
+    newest_two = inspection.syncs(limit=2)
+    bob = inspection.sync("bob", committed)
 
     assert overview.counts == {"receiving": 1, "committed": 1, "complete": 1, "failed": 1}
     activity = [sync.updated_at for sync in overview.syncs]
@@ -358,8 +367,8 @@ def test_syncs_are_counted_by_state_and_listed_newest_first(
         ("complete", 1, 3)
     ]
     assert newest_two.syncs == overview.syncs[:2]
-    assert [s.user_id for s in operations.syncs(sync_id=committed).syncs] == ["bob"]
-    assert operations.syncs(since=datetime.now(UTC) + timedelta(minutes=1)).counts == {
+    assert [s.user_id for s in inspection.syncs(sync_id=committed).syncs] == ["bob"]
+    assert inspection.syncs(since=datetime.now(UTC) + timedelta(minutes=1)).counts == {
         "receiving": 0,
         "committed": 0,
         "complete": 0,
@@ -371,8 +380,8 @@ def test_syncs_are_counted_by_state_and_listed_newest_first(
         1,
     )
     assert (bob.unprocessed_seqs, bob.never_uploaded_seqs) == ([1], [2])
-    assert [a.anchor for a in operations.anchors("alice").anchors] == ["a1"]
-    assert operations.anchors("bob").anchors == []
+    assert [a.anchor for a in inspection.anchors("alice").anchors] == ["a1"]
+    assert inspection.anchors("bob").anchors == []
 
 
 def test_the_ops_commands_print_tables_and_json(
