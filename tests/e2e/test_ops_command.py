@@ -52,6 +52,7 @@ def test_ops_reports_a_sync_uploaded_over_http(local_stack: LocalStack) -> None:
 
     syncs = _ops(local_stack, "syncs", "--user", user)
     dead_letters = _ops(local_stack, "dlq", "list")
+    erasure_dead_letters = _ops(local_stack, "dlq", "list", "--queue", "erasure")
     reprocessed = _ops(local_stack, "reprocess", "--user", user)
 
     assert syncs["counts"] == {"receiving": 0, "committed": 0, "complete": 1, "failed": 0}
@@ -64,6 +65,9 @@ def test_ops_reports_a_sync_uploaded_over_http(local_stack: LocalStack) -> None:
     )
     assert (sync["samples_received"], sync["samples_inserted"]) == (10, 10)
     assert not [letter for letter in dead_letters["messages"] if user in " ".join(letter["keys"])]
+    # The erasure worker's queue, found from the stack's state alone (nothing failed there).
+    assert erasure_dead_letters["queue_url"].endswith("/hksync-erasure-dead-letter-queue-local")
+    assert not [m for m in erasure_dead_letters["messages"] if m["user_id"] == user]
     # The stack had stored everything: a replay of the user's objects is a no-op.
     assert reprocessed["errors"] == []
     assert {outcome: n for outcome, n in reprocessed["outcomes"].items() if n} == {

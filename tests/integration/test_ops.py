@@ -3,10 +3,12 @@ queue in moto SQS, and the raw bucket replayed into an emptied database."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,9 +17,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from hksync.contract.erasure import ErasureRequested
 from hksync.keys import ChunkKey, CommitKey, user_prefix
 from hksync.processing import Outcome
 from hksync_tools.cli import main
+from hksync_tools.local.functions import FakeLambdaContext, load_handler
+from hksync_tools.local.queues import QueueEventSource, QueuePoller
+from hksync_tools.local.workers import Invocation
 from hksync_tools.ops import dead_letters
 from hksync_tools.ops.inspection import Inspection
 from hksync_tools.ops.replay import raw_objects, replay_dead_letters, reprocess
@@ -26,7 +32,7 @@ from hksync_tools.ops.target import OpsTarget
 from hksync_tools.ops.times import parse_time
 from tests.conftest import TABLES_TO_RESET, TEST_BUCKET
 from tests.support.builders import chunk, commit, heart_rates
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import FUNCTIONS, Pipeline
 
 # Columns that say when the server did something, not what it stored: a replay does the same
 # work later. For tombstones and completion, *whether* it happened is compared instead.
@@ -237,6 +243,167 @@ def test_a_message_that_still_fails_stays_in_the_queue(
     assert db.execute("SELECT count(*) FROM sync_sessions").fetchone() == (0,)
 
 
+def _garbage(queue_url: str, body: str = '{"hello": "world"}') -> None:
+    boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)
+
+
+def test_a_purge_deletes_exactly_what_it_listed_and_only_once_confirmed(
+    pipeline: Pipeline, resources: OpsResources, dead_letter_queue: str
+) -> None:
+    sync_id = uuid.uuid4()
+    assert pipeline.put_chunk("alice", chunk(sync_id, 0, heart_rates(3))).status == 202
+    [created] = pipeline.pending()
+    _garbage(dead_letter_queue, _lambda_failure(created.event(TEST_BUCKET)))
+    _garbage(dead_letter_queue)
+    _garbage(dead_letter_queue, "not json")
+    shown: list[list[dead_letters.Letter]] = []
+
+    def decline(letters: list[dead_letters.Letter]) -> bool:
+        shown.append(letters)
+        return False
+
+    declined = dead_letters.purge(resources, confirm=decline)
+    unreplayable = dead_letters.purge(
+        resources, unreplayable_only=True, confirm=lambda letters: shown.append(letters) or True
+    )
+    after_unreplayable = dead_letters.show(resources).messages
+
+    def confirm_while_a_message_arrives(letters: list[dead_letters.Letter]) -> bool:
+        _garbage(dead_letter_queue, "arrived after the listing")
+        return True
+
+    everything = dead_letters.purge(resources, confirm=confirm_while_a_message_arrives)
+    left = dead_letters.show(resources).messages
+
+    # Declined: shown everything, deleted nothing, and everything is visible again at once.
+    assert (declined.confirmed, declined.deleted, len(declined.messages)) == (False, 0, 3)
+    assert shown[0] == declined.messages
+    # Unreplayable only: the two messages that are no S3 event went, the event stayed.
+    assert sorted(letter.problem or "" for letter in unreplayable.messages) == [
+        "neither a Lambda on-failure record nor an S3 event notification",
+        "the body is not JSON",
+    ]
+    assert (unreplayable.confirmed, unreplayable.deleted) == (True, 2)
+    assert [letter.keys for letter in after_unreplayable] == [[created.key]]  # type: ignore[union-attr]
+    # Everything: what it listed, not what arrived while the operator read the list.
+    assert [letter.message_id for letter in everything.messages] == [
+        after_unreplayable[0].message_id
+    ]
+    assert everything.deleted == 1
+    assert [letter.problem for letter in left] == ["the body is not JSON"]
+    assert dead_letters.purge(resources, confirm=lambda _: True).deleted == 1
+    assert dead_letters.purge(resources, confirm=decline).messages == []
+
+
+# --- the erasure dead-letter queue ---------------------------------------------------------------
+
+
+@dataclass
+class ErasureQueues:
+    """The account function over an erasure queue that dead-letters after one failed receive
+    (the template allows five)."""
+
+    queue_url: str
+    dead_letter_queue_url: str
+    account: Any
+    worker: QueuePoller
+
+    def request(self, pipeline: Pipeline, user: str) -> uuid.UUID:
+        answer = pipeline.call(self.account, "DELETE", "/v1/me", {}, user=user)
+        assert answer.status == 202
+        return uuid.UUID(answer.body["erasure_id"])
+
+    def fail_queued_erasures(self) -> None:
+        """Every queued erasure fails once (its worker gave up) and moves to the DLQ."""
+        sqs = boto3.client("sqs")
+        sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        assert "Messages" not in sqs.receive_message(QueueUrl=self.queue_url)
+
+    def run_worker(self) -> None:
+        while self.worker.poll_once():
+            pass
+
+
+@pytest.fixture
+def erasure_queues(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> ErasureQueues:
+    from hksync.settings import settings_for
+
+    sqs = boto3.client("sqs")
+    dead_letter_url = sqs.create_queue(QueueName="hksync-erasure-dlq-ops-test")["QueueUrl"]
+    dead_letter_arn = sqs.get_queue_attributes(
+        QueueUrl=dead_letter_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": "1"}
+    queue_url = sqs.create_queue(
+        QueueName="hksync-erasure-ops-test", Attributes={"RedrivePolicy": json.dumps(redrive)}
+    )["QueueUrl"]
+    boto3.client("scheduler").create_schedule_group(Name="hksync-reminders-ops-test")
+    for name, value in {
+        "ERASURE_QUEUE_URL": queue_url,
+        "REMINDER_SCHEDULE_GROUP": "hksync-reminders-ops-test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings_for.cache_clear()
+    account = load_handler(FUNCTIONS / "account", "app.handler")
+    worker = QueuePoller(
+        sqs,
+        QueueEventSource("AccountFunction", "ErasureQueue", 1, None, 0),
+        {"ErasureQueue": queue_url, "ErasureQueue.Arn": "unused", "AWS::Region": "us-east-1"},
+        lambda event: Invocation(result=account(event, FakeLambdaContext("account"))),
+    )
+    return ErasureQueues(queue_url, dead_letter_url, account, worker)
+
+
+def test_dead_lettered_erasures_are_shown_replayed_to_the_worker_and_purged(
+    pipeline: Pipeline, erasure_queues: ErasureQueues, database_url: str, db: psycopg.Connection
+) -> None:
+    queues = erasure_queues
+    assert pipeline.put_chunk("alice", chunk(uuid.uuid4(), 0, heart_rates(4))).status == 202
+    pipeline.drain()
+    alice = queues.request(pipeline, "alice")
+    queues.fail_queued_erasures()
+    bob = queues.request(pipeline, "bob")
+    queues.run_worker()  # bob's erasure completes; a stale copy of its request comes later
+    for body in (ErasureRequested(erasure_id=bob).model_dump_json(), "{}"):
+        _garbage(queues.dead_letter_queue_url, body)
+    unknown = uuid.uuid4()
+    _garbage(queues.dead_letter_queue_url, ErasureRequested(erasure_id=unknown).model_dump_json())
+    target = OpsTarget(database_url, erasure_dead_letter_queue_url=queues.dead_letter_queue_url)
+
+    with OpsResources(target) as resources:
+        listed = dead_letters.show(resources, "erasure")
+        replayed = replay_dead_letters(resources, "erasure")
+        queues.run_worker()
+        purged = dead_letters.purge(
+            resources, "erasure", unreplayable_only=True, confirm=lambda _: True
+        )
+        left = dead_letters.show(resources, "erasure").messages
+
+    letters = {letter.erasure_id: letter for letter in listed.messages}  # type: ignore[union-attr]
+    assert letters.keys() == {alice, bob, unknown, None}
+    assert (letters[alice].user_id, letters[alice].state, letters[alice].problem) == (
+        "alice",
+        "pending",
+        None,
+    )
+    assert (letters[bob].user_id, letters[bob].state) == ("bob", "complete")
+    assert letters[unknown].problem == "no such erasure in this database"
+    assert (letters[None].problem or "").startswith("not an erasure request")
+    outcomes = {message.erasure_id: message for message in replayed.messages}  # type: ignore[union-attr]
+    assert (outcomes[alice].outcome, outcomes[alice].deleted) == ("requeued", True)
+    assert (outcomes[bob].outcome, outcomes[bob].deleted) == ("already_complete", True)
+    assert not outcomes[unknown].deleted
+    assert not outcomes[None].deleted
+    # Sent back, the erasure ran in the worker as if it had never failed.
+    state = db.execute("SELECT state FROM erasures WHERE erasure_id = %s", (alice,)).fetchone()
+    assert state == ("complete",)
+    assert db.execute("SELECT count(*) FROM health_samples").fetchone() == (0,)
+    assert sorted(str(letter.erasure_id) for letter in purged.messages) == sorted(
+        [str(unknown), "None"]
+    )
+    assert (purged.deleted, left) == (2, [])
+
+
 # --- reprocessing the raw bucket --------------------------------------------------------------
 
 
@@ -425,6 +592,57 @@ def test_the_ops_commands_print_tables_and_json(
         main(["ops", "syncs", "--state", "lost", *target])
     assert main(["ops", "dlq", "list", "--database-url", database_url]) == 2
     assert "needs the processor's dead-letter queue" in capsys.readouterr().err
+
+
+def test_the_dlq_commands_list_replay_and_purge_either_queue_after_asking(
+    erasure_queues: ErasureQueues,
+    database_url: str,
+    dead_letter_queue: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    processor = ["--database-url", database_url, "--bucket", TEST_BUCKET]
+    processor += ["--dlq-url", dead_letter_queue]
+    erasure = ["--queue", "erasure", "--database-url", database_url]
+    erasure += ["--erasure-dlq-url", erasure_queues.dead_letter_queue_url]
+    _garbage(dead_letter_queue)
+    _garbage(erasure_queues.dead_letter_queue_url, "{}")
+
+    def purge(*arguments: str, answer: str) -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(answer))
+        status = main(["ops", "dlq", "purge", *arguments])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    assert main(["ops", "dlq", "list", *erasure]) == 0
+    listed = capsys.readouterr().out
+    assert main(["ops", "dlq", "replay", *erasure]) == 1  # kept: it cannot be replayed
+    replayed = capsys.readouterr().out
+    declined = purge(*processor, answer="n\n")
+    unanswered = purge(*processor, "--unreplayable", answer="")
+    confirmed = purge(*processor, answer="yes\n")
+    without_asking = purge(*erasure, "--unreplayable", "--yes", "--json", answer="")
+    nothing_left = purge(*erasure, answer="")
+
+    assert "Dead-lettered erasures" in listed
+    assert "cannot replay: not an erasure request" in listed
+    assert "dlq purge --queue erasure --unreplayable" in listed
+    assert "0 sent back or found complete and deleted, 1 kept" in replayed
+    assert declined[0] == 1
+    assert "neither a Lambda on-failure record" in declined[1]
+    assert "Delete these 1 message(s)?" in declined[1]
+    assert "nothing deleted" in declined[1]
+    assert unanswered[0] == 1  # no answer is a no
+    assert (confirmed[0], "deleted 1 of 1 message(s)" in confirmed[1]) == (0, True)
+    # --json: the report alone on stdout; the list (and no question) on stderr.
+    report = json.loads(without_asking[1])
+    assert (without_asking[0], report["confirmed"], report["deleted"]) == (0, True, 1)
+    assert "not an erasure request" in without_asking[2]
+    assert "Delete these" not in without_asking[2]
+    assert nothing_left[0] == 0
+    assert "no message(s) to purge" in nothing_left[1]
+    assert main(["ops", "dlq", "list", "--queue", "erasure", "--database-url", database_url]) == 2
+    assert "needs the erasure dead-letter queue" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -28,3 +28,8 @@ def local_client_options(endpoint_url: str) -> dict[str, str]:
         "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         "aws_session_token": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
     }
+
+
+def local_queue_url(queue_name: str) -> str:
+    """A local queue's URL in AWS's own form (moto finds a queue by the name at its end)."""
+    return f"https://sqs.{LOCAL_REGION}.amazonaws.com/{LOCAL_ACCOUNT}/{queue_name}"

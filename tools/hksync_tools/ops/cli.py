@@ -8,11 +8,15 @@ hksync ops anchors USER               the server's anchors of a user
 hksync ops connections                database connections by application, against the limit
 hksync ops dlq list                   the processor's dead-letter queue, decoded
 hksync ops dlq replay [--max N]       reprocess dead-lettered events; delete those that succeed
+hksync ops dlq purge [--unreplayable] [--yes]
+                                      list messages, then delete them once confirmed
 hksync ops reprocess (--user U | --prefix P) [--from T] [--to T] [--dry-run]
 
-Target: the running local stack (.hksync/stack.json, or $HKSYNC_STATE_DIR), or a deployed
-stack given with --database-url, --bucket and --dlq-url (AWS credentials and region from the
-environment). Every command takes --json. docs/runbook.md says which command answers which alarm.
+`dlq` commands take --queue erasure for the erasure worker's dead-letter queue (replaying an
+erasure sends it back to the worker's queue). Target: the running local stack
+(.hksync/stack.json, or $HKSYNC_STATE_DIR), or a deployed stack given with --database-url,
+--bucket, --dlq-url and --erasure-dlq-url (AWS credentials and region from the environment).
+Every command takes --json. docs/runbook.md says which command answers which alarm.
 (This module parses; hksync_tools.ops.commands and .dlq_commands run and render.)
 """
 
@@ -41,7 +45,7 @@ def add_ops_commands(commands: _Verbs) -> None:
     """Adds the `ops` command group to the `hksync` parser."""
     ops = commands.add_parser(
         "ops",
-        help="inspect syncs, failures, anchors and the dead-letter queue; replay and reprocess",
+        help="inspect syncs, failures, anchors and the dead-letter queues; replay and reprocess",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -94,20 +98,42 @@ def _add_inspection_commands(verbs: _Verbs, common: argparse.ArgumentParser) -> 
 
 
 def _add_dlq_commands(verbs: _Verbs, common: argparse.ArgumentParser) -> None:
-    dlq = verbs.add_parser("dlq", help="the processor's dead-letter queue")
+    from hksync_tools.ops.target import QUEUE_NAMES
+
+    queue = argparse.ArgumentParser(add_help=False)
+    queue.add_argument(
+        "--queue",
+        choices=QUEUE_NAMES,
+        default="processor",
+        help="the processor's dead-letter queue (default) or the erasure worker's",
+    )
+    dlq = verbs.add_parser("dlq", help="the dead-letter queues (processor, erasure)")
     dlq_verbs = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_verbs.add_parser(
-        "list", parents=[common], help="decode the messages (they stay in the queue)"
+        "list", parents=[common, queue], help="decode the messages (they stay in the queue)"
     )
     dlq_list.add_argument("--max", type=_positive, default=100, help="messages read (100)")
     dlq_list.set_defaults(run=_runner("dlq_commands", "dlq_list"))
     replay = dlq_verbs.add_parser(
         "replay",
-        parents=[common],
-        help="process each message's objects; delete the message when that succeeded",
+        parents=[common, queue],
+        help="replay each message; delete the message when that succeeded",
     )
     replay.add_argument("--max", type=_positive, default=None, help="at most N messages")
     replay.set_defaults(run=_runner("dlq_commands", "dlq_replay"))
+    purge = dlq_verbs.add_parser(
+        "purge",
+        parents=[common, queue],
+        help="list the messages, then delete them once confirmed",
+    )
+    purge.add_argument(
+        "--unreplayable",
+        action="store_true",
+        help="only the messages that cannot be replayed as they are",
+    )
+    purge.add_argument("--yes", action="store_true", help="delete without asking (after listing)")
+    purge.add_argument("--max", type=_positive, default=None, help="at most N messages")
+    purge.set_defaults(run=_runner("dlq_commands", "dlq_purge"))
 
 
 def _add_reprocess_command(verbs: _Verbs, common: argparse.ArgumentParser) -> None:
@@ -152,6 +178,12 @@ def _common_options() -> argparse.ArgumentParser:
         dest="dead_letter_queue_url",
         metavar="URL",
         help="its processor dead-letter queue URL",
+    )
+    target.add_argument(
+        "--erasure-dlq-url",
+        dest="erasure_dead_letter_queue_url",
+        metavar="URL",
+        help="its erasure dead-letter queue URL",
     )
     return common
 
@@ -216,6 +248,7 @@ def _runner(module: str, name: str) -> Callable[[argparse.Namespace], int]:
                 database_url=arguments.database_url,
                 raw_bucket=arguments.raw_bucket,
                 dead_letter_queue_url=arguments.dead_letter_queue_url,
+                erasure_dead_letter_queue_url=arguments.erasure_dead_letter_queue_url,
             )
             with OpsResources(target) as resources:
                 return command(resources, arguments, new_console())

@@ -1,31 +1,38 @@
-"""The processor's dead-letter queue: what it holds, decoded (`hksync ops dlq`).
+"""Dead-letter queues: what they hold, decoded, and purging them (`hksync ops dlq`).
 
-It holds the S3 events the processor gave up on: Lambda on-failure records in direct mode
-and in the local stack, bare S3 notifications in queue mode. Reading a message hides it from
-other readers for a while; everything read here is made visible again before a command
-returns, except what it deleted, so looking never consumes anything.
+Two queues: the processor's (S3 events it gave up on: Lambda on-failure records in direct
+mode and in the local stack, bare S3 notifications in queue mode) and the erasure queue's
+(ErasureRequested messages the account function failed five times). Reading a message hides
+it from other readers for a while; everything read here is made visible again before a
+command returns, except what it deleted, so looking never consumes anything.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hksync.contract.aws_events import S3Notification
+from hksync.contract.erasure import ErasureRequested
+from hksync.db.erasure import ErasureRepository
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
     from hksync_tools.ops.resources import OpsResources
+    from hksync_tools.ops.target import QueueName
 
 #: Listing hides messages from other readers only for this long, and gives them back at once.
 LIST_VISIBILITY_S: Final = 30
+#: A purge holds what it listed while the operator reads the list and confirms.
+PURGE_VISIBILITY_S: Final = 900
 _SQS_BATCH: Final = 10
 
 
@@ -127,6 +134,10 @@ class DeadLetterQueue:
             deleted.update(batch[int(entry["Id"])].message_id for entry in response["Successful"])
         return deleted
 
+    def source_queues(self) -> list[str]:
+        """The queues whose redrive policy moves their failed messages here."""
+        return self._sqs.list_dead_letter_source_queues(QueueUrl=self.url).get("queueUrls", [])
+
 
 def _batches(messages: Sequence[Received]) -> Iterable[Sequence[Received]]:
     for start in range(0, len(messages), _SQS_BATCH):
@@ -155,11 +166,39 @@ class DeadLetter(_View):
     problem: str | None = Field(description="Why this message cannot be replayed as it is.")
 
 
+class ErasureDeadLetter(_View):
+    """One message of the erasure dead-letter queue, with the erasure it asks for."""
+
+    message_id: str
+    sent_at: datetime | None
+    erasure_id: UUID | None = None
+    user_id: str | None = None
+    state: str | None = Field(default=None, description="pending or complete, in the database.")
+    requested_at: datetime | None = None
+    attempts: int | None = Field(default=None, description="Runs of the worker that started it.")
+    problem: str | None = Field(description="Why this message cannot be replayed as it is.")
+
+
+#: A decoded message of either queue.
+Letter = DeadLetter | ErasureDeadLetter
+#: Decodes one received message of a queue.
+LetterReader = Callable[[Received], Letter]
+
+
 class DeadLetterQueueView(_View):
     queue_url: str
     approximate_visible: int
     approximate_in_flight: int
-    messages: list[DeadLetter]
+    messages: list[Letter]
+
+
+class PurgeReport(_View):
+    """What a purge listed for deletion, whether the operator confirmed, and what went."""
+
+    queue_url: str
+    messages: list[Letter] = Field(description="The messages the purge would delete.")
+    confirmed: bool
+    deleted: int
 
 
 class _Lenient(BaseModel):
@@ -227,23 +266,104 @@ def read_dead_letter(message: Received) -> DeadLetter:
     )
 
 
-# --- showing --------------------------------------------------------------------------------------
+def erasure_letter_reader(erasures: ErasureRepository) -> Callable[[Received], ErasureDeadLetter]:
+    """Decodes erasure dead-letter messages, looking each erasure up in the database."""
+
+    def read(message: Received) -> ErasureDeadLetter:
+        try:
+            request = ErasureRequested.model_validate_json(message.body)
+        except ValidationError as error:
+            return ErasureDeadLetter(
+                message_id=message.message_id,
+                sent_at=message.sent_at,
+                problem=f"not an erasure request: {error.errors()[0]['msg']}",
+            )
+        erasure = erasures.get(request.erasure_id)
+        if erasure is None:
+            return ErasureDeadLetter(
+                message_id=message.message_id,
+                sent_at=message.sent_at,
+                erasure_id=request.erasure_id,
+                # Erasure rows are never deleted: an unknown one belongs to another database.
+                problem="no such erasure in this database",
+            )
+        return ErasureDeadLetter(
+            message_id=message.message_id,
+            sent_at=message.sent_at,
+            erasure_id=erasure.erasure_id,
+            user_id=erasure.user_id,
+            state=erasure.state,
+            requested_at=erasure.requested_at,
+            attempts=erasure.attempts,
+            problem=None,
+        )
+
+    return read
 
 
-def show(resources: OpsResources, *, max_messages: int = 100) -> DeadLetterQueueView:
+def letter_reader(resources: OpsResources, queue: QueueName) -> LetterReader:
+    """How to decode the messages of that queue of the target."""
+    if queue == "erasure":
+        return erasure_letter_reader(resources.erasures)
+    return read_dead_letter
+
+
+# --- showing and purging ------------------------------------------------------------------------
+
+
+def _oldest_first(letters: Iterable[Letter]) -> list[Letter]:
+    return sorted(letters, key=lambda letter: letter.sent_at or datetime.max.replace(tzinfo=UTC))
+
+
+def show(
+    resources: OpsResources, queue: QueueName = "processor", *, max_messages: int = 100
+) -> DeadLetterQueueView:
     """The queue's size and up to max_messages messages, decoded, oldest first; every
     message read is visible again when this returns."""
-    dead_letters = resources.dead_letter_queue()
+    dead_letters, read = resources.dead_letter_queue(queue), letter_reader(resources, queue)
     visible, in_flight = dead_letters.counts()
     received = dead_letters.receive_all(max_messages, LIST_VISIBILITY_S)
     try:
-        letters = [read_dead_letter(message) for message in received]
+        letters = [read(message) for message in received]
     finally:
         dead_letters.release(received)
-    letters.sort(key=lambda letter: letter.sent_at or datetime.max.replace(tzinfo=UTC))
     return DeadLetterQueueView(
         queue_url=dead_letters.url,
         approximate_visible=visible,
         approximate_in_flight=in_flight,
-        messages=letters,
+        messages=_oldest_first(letters),
+    )
+
+
+def purge(
+    resources: OpsResources,
+    queue: QueueName = "processor",
+    *,
+    confirm: Callable[[list[Letter]], bool],
+    unreplayable_only: bool = False,
+    max_messages: int | None = None,
+) -> PurgeReport:
+    """Deletes the queue's messages (or only those that cannot be replayed as they are):
+    exactly those that confirm was shown and said yes to; nothing when it said no.
+
+    What is listed stays hidden from other readers until the purge ends, so a message that
+    arrives meanwhile is neither listed nor deleted (unlike SQS's PurgeQueue)."""
+    dead_letters, read = resources.dead_letter_queue(queue), letter_reader(resources, queue)
+    received = dead_letters.receive_all(max_messages, PURGE_VISIBILITY_S)
+    deleted: set[str] = set()
+    try:
+        letters = [read(message) for message in received]
+        chosen = _oldest_first(
+            letter for letter in letters if not unreplayable_only or letter.problem is not None
+        )
+        confirmed = bool(chosen) and confirm(chosen)
+        if confirmed:
+            chosen_ids = {letter.message_id for letter in chosen}
+            deleted = dead_letters.delete(
+                message for message in received if message.message_id in chosen_ids
+            )
+    finally:
+        dead_letters.release(message for message in received if message.message_id not in deleted)
+    return PurgeReport(
+        queue_url=dead_letters.url, messages=chosen, confirmed=confirmed, deleted=len(deleted)
     )

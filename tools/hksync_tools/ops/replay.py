@@ -1,9 +1,12 @@
 """Replaying what failed: dead-lettered messages (`hksync ops dlq replay`) and raw objects
 processed again (`hksync ops reprocess`).
 
-Both go through the same ChunkProcessor the processor function runs, in this process, so a
-replayed object is stored exactly as the function would have stored it: idempotently, with
-the chunk ledger making a second replay a no-op.
+Processor events and raw objects go through the same ChunkProcessor the processor function
+runs, in this process, so a replayed object is stored exactly as the function would have
+stored it: idempotently, with the chunk ledger making a second replay a no-op. Erasures go
+back to the queue the account function reads (the dead-letter queue's redrive source), so
+that the worker performs them with its own grants and retries; one already complete is only
+deleted.
 """
 
 from __future__ import annotations
@@ -11,17 +14,25 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hksync.contract.erasure import ErasureRequested
 from hksync.keys import RAW_PREFIX, ChunkKey, CommitKey, parse_key
 from hksync.processing import ChunkProcessor, Outcome
-from hksync_tools.ops.dead_letters import DeadLetterQueue, Received, read_dead_letter
-from hksync_tools.ops.target import OpsError
+from hksync_tools.ops.dead_letters import (
+    DeadLetterQueue,
+    Received,
+    erasure_letter_reader,
+    read_dead_letter,
+)
+from hksync_tools.ops.target import OpsError, QueueName
 
 if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
     from hksync_tools.ops.resources import OpsResources
 
 #: A replayed message stays invisible while it is processed (one object each, in seconds).
@@ -42,8 +53,25 @@ class ReplayedMessage(_View):
     error: str | None
 
 
+#: What replaying an erasure dead letter did: sent it back to the worker, or found it done.
+RequeueOutcome = Literal["requeued", "already_complete"]
+
+
+class RequeuedErasure(_View):
+    """One erasure dead letter, replayed: sent back to the worker's queue, or already done."""
+
+    message_id: str
+    erasure_id: UUID | None
+    outcome: RequeueOutcome | None
+    deleted: bool
+    error: str | None
+
+
+Replayed = ReplayedMessage | RequeuedErasure
+
+
 class ReplayReport(_View):
-    messages: list[ReplayedMessage]
+    messages: list[Replayed]
 
     @property
     def deleted(self) -> int:
@@ -59,27 +87,31 @@ class ReplayReport(_View):
 
 def replay_dead_letters(
     resources: OpsResources,
+    queue: QueueName = "processor",
     *,
     max_messages: int | None = None,
-    on_message: Callable[[ReplayedMessage], None] | None = None,
+    on_message: Callable[[Replayed], None] | None = None,
 ) -> ReplayReport:
-    """Processes each dead-lettered event's objects as the processor would, deleting a
-    message only when all of its objects were processed; the others stay in the queue
-    (visible again when this returns) with the error that kept them."""
-    replay = _ProcessorReplay(resources.processor(), resources.store.bucket)
-    return _replay_queue(
-        resources.dead_letter_queue(), replay, max_messages=max_messages, on_message=on_message
-    )
+    """Replays each message of the queue, deleting it only when its replay succeeded; the
+    others stay in the queue (visible again when this returns) with the error that kept
+    them."""
+    dead_letters = resources.dead_letter_queue(queue)
+    replay: Callable[[Received], Replayed]
+    if queue == "erasure":
+        replay = _ErasureRequeue(resources, _source_queue(dead_letters))
+    else:
+        replay = _ProcessorReplay(resources.processor(), resources.store.bucket)
+    return _replay_queue(dead_letters, replay, max_messages=max_messages, on_message=on_message)
 
 
 def _replay_queue(
     queue: DeadLetterQueue,
-    replay: Callable[[Received], ReplayedMessage],
+    replay: Callable[[Received], Replayed],
     *,
     max_messages: int | None,
-    on_message: Callable[[ReplayedMessage], None] | None,
+    on_message: Callable[[Replayed], None] | None,
 ) -> ReplayReport:
-    replayed: list[ReplayedMessage] = []
+    replayed: list[Replayed] = []
     kept: dict[str, Received] = {}
     try:
         # Kept messages stay hidden while the run goes on, so that each is tried once;
@@ -149,6 +181,48 @@ class _ProcessorReplay:
             deleted=True,
             error=None,
         )
+
+
+def _source_queue(dead_letters: DeadLetterQueue) -> str:
+    sources = dead_letters.source_queues()
+    if len(sources) != 1:
+        raise OpsError(
+            f"{dead_letters.url} is the dead-letter queue of {len(sources)} queues, not of one: "
+            "ops cannot tell where to send its erasures back"
+        )
+    return sources[0]
+
+
+class _ErasureRequeue:
+    """Sends a dead-lettered erasure back to the worker's queue, unless it is complete."""
+
+    def __init__(self, resources: OpsResources, source_queue_url: str) -> None:
+        self._read = erasure_letter_reader(resources.erasures)
+        self._sqs: SQSClient = resources.sqs
+        self._source = source_queue_url
+
+    def __call__(self, message: Received) -> RequeuedErasure:
+        letter = self._read(message)
+
+        def result(outcome: RequeueOutcome | None, *, error: str | None = None) -> RequeuedErasure:
+            return RequeuedErasure(
+                message_id=message.message_id,
+                erasure_id=letter.erasure_id,
+                outcome=outcome,
+                deleted=error is None,
+                error=error,
+            )
+
+        if letter.problem is not None or letter.erasure_id is None:
+            return result(None, error=letter.problem)
+        if letter.state == "complete":
+            return result("already_complete")
+        request = ErasureRequested(erasure_id=letter.erasure_id)
+        try:
+            self._sqs.send_message(QueueUrl=self._source, MessageBody=request.model_dump_json())
+        except Exception as error:  # kept for a later replay, with the reason
+            return result(None, error=f"{type(error).__name__}: {error}")
+        return result("requeued")
 
 
 # --- reprocessing from the raw bucket -----------------------------------------------------------

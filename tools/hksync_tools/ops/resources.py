@@ -15,12 +15,13 @@ from botocore.config import Config
 from psycopg.conninfo import make_conninfo
 
 from hksync.aws.s3 import RawStore
+from hksync.db.erasure import ErasureRepository
 from hksync.db.syncs import SyncRepository
 from hksync.processing import ChunkProcessor
 from hksync.settings import ProcessorSettings
 from hksync_tools.ops.dead_letters import DeadLetterQueue
 from hksync_tools.ops.queries import OpsQueries
-from hksync_tools.ops.target import OpsTarget, require
+from hksync_tools.ops.target import OpsTarget, QueueName, require
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -35,7 +36,7 @@ _AWS_CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 class OpsResources:
-    """The database, the raw bucket and the dead-letter queue of one target."""
+    """The database, the raw bucket and the dead-letter queues of one target."""
 
     def __init__(
         self, target: OpsTarget, *, max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
@@ -74,6 +75,10 @@ class OpsResources:
     def queries(self) -> OpsQueries:
         return OpsQueries(self.connection)
 
+    @cached_property
+    def erasures(self) -> ErasureRepository:
+        return ErasureRepository(self.connection)
+
     # --- AWS ----------------------------------------------------------------------------------
 
     def _client_options(self) -> dict[str, Any]:
@@ -97,8 +102,8 @@ class OpsResources:
     def store(self) -> RawStore:
         return RawStore(self.s3, require(self.target.raw_bucket, "the raw bucket (--bucket)"))
 
-    def dead_letter_queue(self) -> DeadLetterQueue:
-        return DeadLetterQueue(self.sqs, self.target.processor_dead_letter_queue)
+    def dead_letter_queue(self, queue: QueueName) -> DeadLetterQueue:
+        return DeadLetterQueue(self.sqs, self.target.dead_letter_queue(queue))
 
     def processor(self) -> ChunkProcessor:
         """The processor function's own code, over this target's bucket and database."""
