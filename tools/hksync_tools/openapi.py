@@ -1,15 +1,21 @@
 """The OpenAPI document of the HTTP API, generated from the contract models.
 
 Routes come from template.yaml (what API Gateway serves); what each route takes and answers
-comes from ``OPERATIONS`` below and the pydantic models. `hksync openapi` writes
-docs/openapi.json; tests check that it is current, that it covers exactly the template's
-routes, and that real responses conform to it.
+comes from ``OPERATIONS`` below and the pydantic models; path parameters are the fields of the
+contract they name (a chunk's sync_id and seq, a reminder's id), so their bounds have one
+source. `hksync openapi` writes docs/openapi.json; tests check that it is current, that it
+covers exactly the template's routes, and that real responses conform to it.
+
+Hand-written, not Powertools' get_openapi_schema and OpenAPIMerge: those need every function
+imported under made-up settings and add their own 422 and validation-error schemas for ErrorBody
+to replace, while the bodies, the gzip header and the error responses would still be added here.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -18,7 +24,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from hksync.contract.erasure import ErasureView
-from hksync.contract.models import MAX_CHUNKS_PER_SYNC, Chunk, SyncCommit
+from hksync.contract.models import Chunk, SyncCommit
 from hksync.contract.reminders import CreateReminder, RescheduleReminder
 from hksync.contract.responses import (
     AnchorsView,
@@ -65,14 +71,16 @@ class Operation:
     path_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-_SYNC_ID = {"type": "string", "format": "uuid", "description": "Client-generated sync id."}
-_REMINDER_ID = {"type": "string", "format": "uuid", "description": "Client-chosen reminder id."}
-_SEQ = {
-    "type": "integer",
-    "minimum": 0,
-    "maximum": MAX_CHUNKS_PER_SYNC - 1,
-    "description": "Chunk number, from 0.",
-}
+def _path_parameter(model: type[BaseModel], name: str, description: str) -> dict[str, Any]:
+    """The schema of a path parameter that names a field of a contract model."""
+    schema = dict(model.model_json_schema()["properties"][name])
+    schema.pop("title", None)
+    return {**schema, "description": description}
+
+
+_SYNC_ID: Final = _path_parameter(Chunk, "sync_id", "Client-generated sync id.")
+_SEQ: Final = _path_parameter(Chunk, "seq", "Chunk number, from 0.")
+_REMINDER_ID: Final = _path_parameter(CreateReminder, "reminder_id", "Client-chosen reminder id.")
 
 OPERATIONS: Final[dict[str, Operation]] = {
     "PUT /v1/syncs/{sync_id}/chunks/{seq}": Operation(
@@ -164,6 +172,17 @@ OPERATIONS: Final[dict[str, Operation]] = {
 }
 
 
+#: Where a model's schema is referenced from: the document's components.
+Ref = Callable[[type[BaseModel]], dict[str, Any]]
+_GZIP_HEADER: Final = {
+    "name": "Content-Encoding",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "enum": ["gzip"]},
+    "description": "Send gzip-compressed JSON.",
+}
+
+
 def openapi_document(routes: list[tuple[str, str]], *, version: str = "1") -> dict[str, Any]:
     """The document for these (method, path) routes, every one of which needs an Operation."""
     models: set[type[BaseModel]] = {ErrorBody, GatewayError}
@@ -183,47 +202,7 @@ def openapi_document(routes: list[tuple[str, str]], *, version: str = "1") -> di
     paths: dict[str, dict[str, Any]] = {}
     for method, path in sorted(routes, key=lambda route: (route[1], route[0])):
         operation = OPERATIONS[f"{method} {path}"]
-        responses: dict[str, Any] = {
-            str(status): {
-                "description": "OK" if status < 300 else "Accepted",
-                "content": {"application/json": {"schema": ref(model)}},
-            }
-            for status, model in operation.responses.items()
-        }
-        for status in operation.errors:
-            error_schema = (
-                {"anyOf": [ref(GatewayError), ref(ErrorBody)]} if status == 401 else ref(ErrorBody)
-            )
-            responses[str(status)] = {
-                "description": _ERRORS[status],
-                "content": {"application/json": {"schema": error_schema}},
-            }
-        entry: dict[str, Any] = {
-            "summary": operation.summary,
-            "description": operation.description,
-            "operationId": _operation_id(method, path),
-            "parameters": [
-                {"name": name, "in": "path", "required": True, "schema": parameter}
-                for name, parameter in operation.path_parameters.items()
-            ],
-            "responses": responses,
-        }
-        if operation.request is not None:
-            entry["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": ref(operation.request)}},
-            }
-            if operation.gzip:
-                entry["parameters"].append(
-                    {
-                        "name": "Content-Encoding",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "enum": ["gzip"]},
-                        "description": "Send gzip-compressed JSON.",
-                    }
-                )
-        paths.setdefault(path, {})[method.lower()] = entry
+        paths.setdefault(path, {})[method.lower()] = _operation(method, path, operation, ref)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -241,6 +220,47 @@ def openapi_document(routes: list[tuple[str, str]], *, version: str = "1") -> di
             },
         },
     }
+
+
+def _operation(method: str, path: str, operation: Operation, ref: Ref) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "summary": operation.summary,
+        "description": operation.description,
+        "operationId": _operation_id(method, path),
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": parameter}
+            for name, parameter in operation.path_parameters.items()
+        ],
+        "responses": _responses(operation, ref),
+    }
+    if operation.request is not None:
+        entry["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref(operation.request)}},
+        }
+        if operation.gzip:
+            entry["parameters"].append(_GZIP_HEADER)
+    return entry
+
+
+def _responses(operation: Operation, ref: Ref) -> dict[str, Any]:
+    """Its answers, then its errors in the one error shape (401 also in API Gateway's)."""
+    responses: dict[str, Any] = {
+        str(status): {
+            "description": "OK" if status < 300 else "Accepted",
+            "content": {"application/json": {"schema": ref(model)}},
+        }
+        for status, model in operation.responses.items()
+    }
+    for status in operation.errors:
+        error_schema = (
+            {"anyOf": [ref(GatewayError), ref(ErrorBody)]} if status == 401 else ref(ErrorBody)
+        )
+        responses[str(status)] = {
+            "description": _ERRORS[status],
+            "content": {"application/json": {"schema": error_schema}},
+        }
+    return responses
 
 
 def template_routes(template_path: Path) -> list[tuple[str, str]]:
