@@ -19,6 +19,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hksync.aws.sqs import SqsErasureQueue
 from hksync.contract.erasure import ErasureRequested
 from hksync.keys import RAW_PREFIX, ChunkKey, CommitKey, parse_key
 from hksync.processing import ChunkProcessor, Outcome
@@ -31,8 +32,6 @@ from hksync_tools.ops.dead_letters import (
 from hksync_tools.ops.target import OpsError, QueueName
 
 if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
-
     from hksync_tools.ops.resources import OpsResources
 
 #: A replayed message stays invisible while it is processed (one object each, in seconds).
@@ -198,8 +197,7 @@ class _ErasureRequeue:
 
     def __init__(self, resources: OpsResources, source_queue_url: str) -> None:
         self._read = erasure_letter_reader(resources.erasures)
-        self._sqs: SQSClient = resources.sqs
-        self._source = source_queue_url
+        self._worker_queue = SqsErasureQueue(resources.sqs, source_queue_url)
 
     def __call__(self, message: Received) -> RequeuedErasure:
         letter = self._read(message)
@@ -214,12 +212,11 @@ class _ErasureRequeue:
             )
 
         if letter.problem is not None or letter.erasure_id is None:
-            return result(None, error=letter.problem)
+            return result(None, error=letter.problem or "the message names no erasure")
         if letter.state == "complete":
             return result("already_complete")
-        request = ErasureRequested(erasure_id=letter.erasure_id)
         try:
-            self._sqs.send_message(QueueUrl=self._source, MessageBody=request.model_dump_json())
+            self._worker_queue.send(ErasureRequested(erasure_id=letter.erasure_id))
         except Exception as error:  # kept for a later replay, with the reason
             return result(None, error=f"{type(error).__name__}: {error}")
         return result("requeued")
