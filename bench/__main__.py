@@ -30,7 +30,7 @@ from bench import (
     write_path,
 )
 from bench.database import BenchDatabase
-from bench.harness import ROOT, Section, load_average, machine
+from bench.harness import ROOT, MachineLoad, Section, load_average, machine
 
 SECTIONS: dict[str, Callable[..., Section]] = {
     "write_path": write_path.run,
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             for key in keys:
                 console.print(f"[bold]{key}[/bold] ...")
                 section_started = time.perf_counter()
+                load = MachineLoad()
                 with console.status(key) as status:
                     section = SECTIONS[key](
                         database,
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                         progress=lambda message, status=status: status.update(message),
                     )
                 section.seconds = time.perf_counter() - section_started
+                section.machine = load.summary()
                 # How it was measured: the section module's docstring leads its part of the doc.
                 method = inspect.getdoc(sys.modules[SECTIONS[key].__module__]) or ""
                 section.notes.insert(0, method.split("\n", 1)[1].strip() if "\n" in method else "")

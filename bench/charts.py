@@ -73,19 +73,25 @@ def ingest_latency(
 def cold_start(
     names: Sequence[str],
     medians_ms: Sequence[float],
+    without_tracer_ms: Sequence[float | None],
     p90s_ms: Sequence[float],
     target_ms: float,
     path: Path,
-    *,
-    baselines: int = 2,
 ) -> str:
-    """Median (bar) and p90 (tick) import-and-initialise time per handler module; the first
-    ``baselines`` bars are the bare libraries."""
+    """Median (bar) and p90 (tick) import-and-initialise time per handler module, each bar split
+    into the handler without Tracer and Tracer's share; bars without that split (None) are the
+    bare libraries."""
     figure, axes = plt.subplots(figsize=(8, 4))
-    colours = [
-        _COLOURS["limit"] if index < baselines else _COLOURS["ours"] for index in range(len(names))
+    base = [
+        value if value is not None else total
+        for value, total in zip(without_tracer_ms, medians_ms, strict=True)
     ]
-    bars = axes.bar(names, medians_ms, color=colours)
+    colours = [
+        _COLOURS["limit"] if value is None else _COLOURS["ours"] for value in without_tracer_ms
+    ]
+    axes.bar(names, base, color=colours, label="handler without Tracer")
+    tracer = [total - part for total, part in zip(medians_ms, base, strict=True)]
+    bars = axes.bar(names, tracer, bottom=base, color=_COLOURS["other"], label="Tracer's set-up")
     axes.bar_label(bars, labels=[f"{value:.0f}" for value in medians_ms], fontsize=8)
     axes.scatter(names, p90s_ms, marker="_", s=400, color="black", label="p90", zorder=3)
     axes.axhline(
@@ -94,8 +100,8 @@ def cold_start(
         linestyle="--",
         label=f"target: {target_ms:.0f} ms (400 ms at the libraries' 340 ms)",
     )
-    axes.set_ylabel("ms (fresh process, bytecode cached)")
-    axes.set_title("Cold start: import and initialise each handler module")
+    axes.set_ylabel("ms of CPU (fresh process, bytecode cached)")
+    axes.set_title("Cold start under Lambda's environment: import and initialise each handler")
     axes.legend(fontsize=8)
     axes.tick_params(axis="x", labelsize=8)
     return _save(figure, path)

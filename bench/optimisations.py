@@ -36,7 +36,7 @@ import psycopg
 
 from bench import data
 from bench.database import BenchDatabase, reset_samples, wal_bytes_since, wal_position
-from bench.harness import ROOT, Figure, Section, median
+from bench.harness import ROOT, Figure, Section, Spread, median
 from hksync.contract import models as models_now
 from hksync.contract.models import MAX_CHUNK_ITEMS
 from hksync.db import repository as repository_now
@@ -209,13 +209,19 @@ def _add(
     extra: str = "",
 ) -> None:
     before, after = median(results["before"]), median(results["after"])
+    # Before and after alternate, so round i of each shared a moment of the machine's load.
+    speedups = Spread.of(
+        [old / new for old, new in zip(results["before"], results["after"], strict=True)], "x"
+    )
     if unit == "ms":
         cells = [f"{before * 1000:.0f} ms", f"{after * 1000:.0f} ms"]
         value = after * 1000
-        ratio = f"{before / after:.2f}x faster ({before * 1000:.0f} ms before)"
+        ratio = f"{speedups.median:.2f}x faster ({before * 1000:.0f} ms before)"
     else:
         cells = [f"{count / before:,.0f} {unit}", f"{count / after:,.0f} {unit}"]
         value = count / after
-        ratio = f"{before / after:.2f}x the rate before ({count / before:,.0f} {unit})"
-    rows.append([operation, *cells, f"{before / after:.2f}x", extra])
-    section.figures.append(Figure(section.title, operation, value, unit, ratio=ratio))
+        ratio = f"{speedups.median:.2f}x the rate before ({count / before:,.0f} {unit})"
+    rows.append([operation, *cells, f"{speedups.median:.2f}x", extra])
+    section.figures.append(
+        Figure(section.title, operation, value, unit, ratio=ratio, spread=speedups)
+    )
