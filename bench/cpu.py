@@ -11,6 +11,7 @@ per-request threads) are missing from the waits, not from the CPU.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -110,12 +111,15 @@ class CpuAccount:
 
     def start(self) -> _Start:
         """Takes the first reading."""
-        return _Start(self._read(), _machine_busy_seconds(), time.perf_counter())
+        # The clock and the machine's counters bracket the processes' reading, at both ends, so
+        # that all three cover the same span however long reading /proc takes.
+        at, busy = time.perf_counter(), _machine_busy_seconds()
+        return _Start(self._read(), busy, at)
 
     def stop(self, start: _Start) -> Account:
         """Takes the second reading: the Account of everything since ``start``."""
-        wall = time.perf_counter() - start.at
-        after, busy_after = self._read(), _machine_busy_seconds()
+        after = self._read()
+        busy_after, wall = _machine_busy_seconds(), time.perf_counter() - start.at
         groups = {}
         for name, end in after.items():
             begin = start.readings[name]
@@ -133,3 +137,63 @@ class CpuAccount:
             others_cpu_s=max(busy_after - start.machine_busy_s - ours, 0.0),
             cores=psutil.cpu_count() or 1,
         )
+
+
+def _own_cpu_seconds() -> float:
+    """CPU of this process and of every child it has waited for (probes, workers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _server_cpu(server: list[psutil.Process]) -> dict[int, float]:
+    """CPU per database server process, its ended backends included (in the postmaster's)."""
+    usage = {}
+    for process in server:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            usage[process.pid] = (
+                times.user + times.system + times.children_user + times.children_system
+            )
+    return usage
+
+
+@dataclass(frozen=True)
+class Share:
+    """CPU seconds of a stretch of time: this run's processes, and the rest of the machine."""
+
+    wall_s: float
+    ours_s: float
+    others_s: float
+
+    def __add__(self, other: Share) -> Share:
+        return Share(
+            self.wall_s + other.wall_s, self.ours_s + other.ours_s, self.others_s + other.others_s
+        )
+
+    def __str__(self) -> str:
+        cores = psutil.cpu_count() or 1
+        wall = self.wall_s or 1.0
+        return (
+            f"other processes kept {self.others_s / wall:.2f} of the {cores} cores busy on "
+            f"average (this run: {self.ours_s / wall:.2f})"
+        )
+
+
+class RunShare:
+    """What the rest of the machine did while a benchmark section ran: the CPU the machine spent
+    on processes other than this run's."""
+
+    def __init__(self, server: ProcessFinder) -> None:
+        self._server = server
+        self._started, self._busy = time.perf_counter(), _machine_busy_seconds()
+        self._own, self._database = _own_cpu_seconds(), _server_cpu(server())
+
+    def stop(self) -> Share:
+        """Read while the database runs. A server process that ended meanwhile (a section may
+        restart the server) counts for nothing: its last CPU reading went with it."""
+        own, database = _own_cpu_seconds(), _server_cpu(self._server())
+        busy, wall = _machine_busy_seconds(), time.perf_counter() - self._started
+        ours = (own - self._own) + sum(
+            value - self._database.get(pid, 0.0) for pid, value in database.items()
+        )
+        return Share(wall, ours, max(busy - self._busy - ours, 0.0))
