@@ -332,10 +332,8 @@ def _report(
         charts.cold_start(
             [_SHORT.get(name, name.removesuffix("Function")) for name in names],
             [median(times[name]) for name in names],
-            [
-                None if name in _SHORT else median(times[_probe_name(name, WITHOUT_TRACER)])
-                for name in names
-            ],
+            [baseline, baseline]
+            + [median(times[_probe_name(name, WITHOUT_TRACER)]) for name in specs],
             [p90(times[name]) for name in names],
             baseline * allowed,
             docs / "benchmarks-cold-start.png",
