@@ -565,7 +565,7 @@ def _reading(
     # Summed over threads, a wait longer than a quarter of the round means the machine's other
     # work, not ours, set the pace.
     loaded_machine = account.waited_s > 0.25 * wall
-    polling = median(Idle.per_second_ms(idle.full + idle.empty)) / 1000 * wall
+    own = account.groups["this process"].cpu_s
     verdict = (
         f"So the machine's load dominated this run: other processes kept "
         f"{account.others_cores:.1f} of its {account.cores} cores busy and our threads waited "
@@ -594,10 +594,11 @@ def _reading(
         f"ours gains over it. {verdict} Idle, the stack's polling (the S3 listing every 0.1 s, "
         f"the queue poller, the scheduler) costs {median(Idle.per_second_ms(idle.empty)):.0f} "
         f"ms of CPU a second, {median(Idle.per_second_ms(idle.full)):.0f} ms with "
-        f"{idle.objects} objects in the bucket: over this round's {wall:.1f} s about "
-        f"{polling:.1f} s of its {account.cpu_s:.1f} s of CPU, a cost that grows with the "
-        "bucket but is not "
-        "where a round's time goes. The seed's inline request, for comparison, held one "
-        f"{CHUNK_SIZE:,}-sample chunk for {seed['longest_request_s']:.0f} s, which is what made "
-        "clients time out."
+        f"{idle.objects} objects in the bucket, a cost that grows with the bucket. In a round "
+        "the pump lists only between its deliveries, and all the polling runs in this process, "
+        f"which used {own:.1f} s of the round's {account.cpu_s:.1f} s of CPU with the client, "
+        "the API front and moto's S3 included: polling is at most that, while the function "
+        f"workers' validation and writes took {workers:.1f} s. The seed's inline request, for "
+        f"comparison, held one {CHUNK_SIZE:,}-sample chunk for "
+        f"{seed['longest_request_s']:.0f} s, which is what made clients time out."
     )
