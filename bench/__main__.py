@@ -29,8 +29,9 @@ from bench import (
     report,
     write_path,
 )
+from bench.cpu import RunShare, Share
 from bench.database import BenchDatabase
-from bench.harness import ROOT, Section, load_average, machine
+from bench.harness import ROOT, MachineLoad, Section, load_average, machine
 
 SECTIONS: dict[str, Callable[..., Section]] = {
     "write_path": write_path.run,
@@ -72,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
                 {f"PostgreSQL {name}": value for name, value in database.settings().items()}
             )
             about["PostgreSQL"] = "embedded (pgserver)" if database.embedded else "DATABASE_URL"
+            concurrent = Share(0.0, 0.0, 0.0)
             for key in keys:
                 console.print(f"[bold]{key}[/bold] ...")
                 section_started = time.perf_counter()
+                load, share = MachineLoad(), RunShare(database.server_processes)
                 with console.status(key) as status:
                     section = SECTIONS[key](
                         database,
@@ -83,11 +86,15 @@ def main(argv: list[str] | None = None) -> int:
                         progress=lambda message, status=status: status.update(message),
                     )
                 section.seconds = time.perf_counter() - section_started
+                section_share = share.stop()
+                concurrent += section_share
+                section.machine = f"{load.summary()}; {section_share}"
                 # How it was measured: the section module's docstring leads its part of the doc.
                 method = inspect.getdoc(sys.modules[SECTIONS[key].__module__]) or ""
                 section.notes.insert(0, method.split("\n", 1)[1].strip() if "\n" in method else "")
                 sections.append(section)
                 console.print(f"  done in {section.seconds:.0f}s")
+            about["concurrent load during the run"] = str(concurrent)
         finally:
             database.stop()
     about["load average at end (1, 5, 15 min)"] = load_average()

@@ -6,10 +6,12 @@ the server of DATABASE_URL. Each measurement gets a fresh, migrated database on 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -58,6 +60,18 @@ class BenchDatabase:
         url = psycopg.conninfo.make_conninfo(self.server_url, dbname=dbname)
         migrate(url)
         return url
+
+    def server_processes(self) -> list[psutil.Process]:
+        """The embedded server's processes (the postmaster and every backend), to account for
+        their CPU; none for a DATABASE_URL server, which may not even run on this machine."""
+        if not self.embedded:
+            return []
+        data_dir = str(self._data_dir)
+        for process in psutil.process_iter(["cmdline"]):
+            if data_dir in (process.info["cmdline"] or []):
+                with contextlib.suppress(psutil.Error):
+                    return [process, *process.children(recursive=True)]
+        return []
 
     def settings(self) -> dict[str, str]:
         values = {}

@@ -50,13 +50,13 @@ class Functions:
 def reset_process_state() -> None:
     """Forgets hksync's per-process singletons (settings, clients, the database connection),
     so that the next handler loaded starts cold against the environment of that moment."""
-    from hksync import aws
+    from hksync.aws.clients import reset_clients
     from hksync.db import connection
     from hksync.settings import settings_for
 
     connection.close()
     settings_for.cache_clear()
-    aws.reset_clients()
+    reset_clients()
 
 
 @contextlib.contextmanager

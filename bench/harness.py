@@ -14,7 +14,7 @@ import platform
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -39,9 +39,41 @@ class Figure:
     met: bool | None = None
     #: Why a target was missed, or what the number means; shown in the doc.
     note: str = ""
+    #: The rounds behind the number the verdict judges, so noise can be told from a change.
+    spread: Spread | None = None
 
     def formatted(self) -> str:
         return format_value(self.value, self.unit)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Min, median and max of one quantity over a section's rounds."""
+
+    values: tuple[float, ...]
+    unit: str
+
+    @classmethod
+    def of(cls, values: Sequence[float], unit: str) -> Spread:
+        if not values:
+            raise ValueError("a spread needs at least one round")
+        return cls(tuple(values), unit)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def __str__(self) -> str:
+        if len(self.values) == 1:
+            return f"{format_value(self.values[0], self.unit)} (one run)"
+        low, high = min(self.values), max(self.values)
+        return (
+            f"{format_value(low, self.unit)} / {format_value(self.median, self.unit)} / "
+            f"{format_value(high, self.unit)} ({len(self.values)} rounds)"
+        )
+
+    def contains(self, value: float) -> bool:
+        return min(self.values) <= value <= max(self.values)
 
 
 def format_value(value: float, unit: str) -> str:
@@ -55,6 +87,8 @@ def format_value(value: float, unit: str) -> str:
         return f"{value:,.0f} MB"
     if unit == "x":
         return f"{value:,.2f}x"
+    if unit == "%":
+        return f"{value:.0%}"
     if unit == "rows":
         return f"{value:,.0f} rows"
     return f"{value:,.3g} {unit}"
@@ -74,6 +108,8 @@ class Section:
     #: Markdown paragraphs: how it was measured and what the numbers mean.
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: How busy the machine was while the section ran (filled by the runner).
+    machine: str = ""
 
 
 def median(values: list[float]) -> float:
@@ -156,6 +192,39 @@ def _git_revision() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{revision} (with uncommitted changes)" if dirty else revision
+
+
+def _cpu_stall_us() -> int | None:
+    """Microseconds in which at least one runnable task waited for a CPU (Linux PSI), or None."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/pressure/cpu").read_text().splitlines():
+            if line.startswith("some"):
+                return int(line.rsplit("total=", 1)[1])
+    return None
+
+
+class MachineLoad:
+    """How busy the machine was over a stretch of time: the load average at both ends and the
+    share of the time in which some runnable task (ours or another's) waited for a CPU."""
+
+    def __init__(self) -> None:
+        self._started = time.perf_counter()
+        self._load = load_average()
+        self._stall = _cpu_stall_us()
+
+    def summary(self) -> str:
+        elapsed = time.perf_counter() - self._started
+        stall = _cpu_stall_us()
+        pressure = (
+            f"; a runnable task waited for a CPU {(stall - self._stall) / 1e6 / elapsed:.0%} of "
+            "the time (CPU pressure)"
+            if stall is not None and self._stall is not None and elapsed > 0
+            else ""
+        )
+        return (
+            f"load average (1, 5, 15 min) {self._load} at the start, "
+            f"{load_average()} at the end{pressure}"
+        )
 
 
 def load_average() -> str:

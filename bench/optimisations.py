@@ -36,10 +36,10 @@ import psycopg
 
 from bench import data
 from bench.database import BenchDatabase, reset_samples, wal_bytes_since, wal_position
-from bench.harness import ROOT, Figure, Section, median
+from bench.harness import ROOT, Figure, Section, Spread, median
 from hksync.contract import models as models_now
 from hksync.contract.models import MAX_CHUNK_ITEMS
-from hksync.db import repository as repository_now
+from hksync.db import syncs as repository_now
 
 #: The last revision before the optimisation (the NUL-character checks added to the contract
 #: since then cost a little, so the ratios below slightly understate the gain).
@@ -101,7 +101,10 @@ def run(
     section = Section("optimisations", "6. Optimisations: before and after")
     with tempfile.TemporaryDirectory(prefix="hksync-bench-before-") as folder:
         models_before = _before("shared/hksync/contract/models.py", "models_before", Path(folder))
-        repository_before = _before("shared/hksync/db/syncs.py", "repository_before", Path(folder))
+        # At BEFORE the repository was hksync/db/repository.py, its class Repository.
+        repository_before = _before(
+            "shared/hksync/db/repository.py", "repository_before", Path(folder)
+        )
         if models_before is None or repository_before is None:
             section.notes.append(f"Skipped: revision {BEFORE[:7]} is not in this clone's history.")
             return section
@@ -126,7 +129,7 @@ def run(
             psycopg.connect(url, autocommit=True) as conn_after,
         ):
             writers = {
-                "before": (repository_before.SyncRepository(conn_before), conn_before),
+                "before": (repository_before.Repository(conn_before), conn_before),
                 "after": (repository_now.SyncRepository(conn_after), conn_after),
             }
             wal: dict[str, int] = {}
@@ -209,13 +212,19 @@ def _add(
     extra: str = "",
 ) -> None:
     before, after = median(results["before"]), median(results["after"])
+    # Before and after alternate, so round i of each shared a moment of the machine's load.
+    speedups = Spread.of(
+        [old / new for old, new in zip(results["before"], results["after"], strict=True)], "x"
+    )
     if unit == "ms":
         cells = [f"{before * 1000:.0f} ms", f"{after * 1000:.0f} ms"]
         value = after * 1000
-        ratio = f"{before / after:.2f}x faster ({before * 1000:.0f} ms before)"
+        ratio = f"{speedups.median:.2f}x faster ({before * 1000:.0f} ms before)"
     else:
         cells = [f"{count / before:,.0f} {unit}", f"{count / after:,.0f} {unit}"]
         value = count / after
-        ratio = f"{before / after:.2f}x the rate before ({count / before:,.0f} {unit})"
-    rows.append([operation, *cells, f"{before / after:.2f}x", extra])
-    section.figures.append(Figure(section.title, operation, value, unit, ratio=ratio))
+        ratio = f"{speedups.median:.2f}x the rate before ({count / before:,.0f} {unit})"
+    rows.append([operation, *cells, f"{speedups.median:.2f}x", extra])
+    section.figures.append(
+        Figure(section.title, operation, value, unit, ratio=ratio, spread=speedups)
+    )

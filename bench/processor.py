@@ -36,7 +36,7 @@ import psycopg
 from bench import data
 from bench.database import BenchDatabase
 from bench.functions import Functions, invoke, loaded, quiet_moto
-from bench.harness import ROOT, Figure, Section, environment, median
+from bench.harness import ROOT, Figure, Section, Spread, environment, median
 from bench.seed import SeedWriter
 from hksync.codec import decode_body
 from hksync.contract.models import MAX_CHUNK_ITEMS, Chunk
@@ -121,7 +121,7 @@ def run(
     database: BenchDatabase, docs: Path, *, quick: bool, progress: Callable[[str], None]
 ) -> Section:
     count = 2_000 if quick else MAX_CHUNK_ITEMS
-    rounds = 2 if quick else 4
+    rounds = 2 if quick else 5
     seed_budget_s = 2.0 if quick else SEED_BUDGET_S
     section = Section("processor", "2. Whole processor")
     functions = Functions.from_template()
@@ -180,6 +180,10 @@ def run(
     parse_rate = count / median(parsing)
     write_seconds = median(invocations) - median(parsing)
     seed_rate = median(seed_rates)
+    rates = Spread.of([count / seconds for seconds in invocations], "samples/s")
+    parse_shares = Spread.of(
+        [parse / total for parse, total in zip(parsing, invocations, strict=True)], "%"
+    )
     section.figures.append(
         Figure(
             section.title,
@@ -195,6 +199,7 @@ def run(
                 else f"{rate / THROUGHPUT_TARGET:.0%} of the target: parsing and validating "
                 f"takes {median(parsing) / median(invocations):.0%} of the invocation"
             ),
+            spread=rates,
         )
     )
     section.figures.append(
@@ -204,6 +209,7 @@ def run(
             parse_rate,
             "samples/s",
             ratio=f"{median(parsing) / median(invocations):.0%} of the invocation's time",
+            spread=parse_shares,
         )
     )
     if write_seconds > 0:
@@ -230,6 +236,7 @@ def run(
                 ),
                 target=f"under {MEMORY_TARGET_MB} MB",
                 met=probe["peak_mb"] < MEMORY_TARGET_MB,
+                spread=Spread.of([probe["peak_mb"]], "MB"),
             )
         )
     section.tables.append(

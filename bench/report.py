@@ -11,6 +11,8 @@ from rich.table import Table
 from bench.harness import Figure, Section
 
 _VERDICT = {True: "met", False: "MISSED", None: "-"}
+#: The spread sits next to the verdict: a target inside it is within this run's noise.
+_SPREAD = ("rounds: min / median / max", "verdict")
 
 _INTRO = """\
 Every performance claim of hksync, measured by `make bench` (`python -m bench`), beside the
@@ -20,9 +22,12 @@ run, on the machine described below. Re-run it to refresh every number.
 **How to read it.** The machine is shared and noisy (two cores, other work running), so no
 figure stands alone: each is compared with a baseline measured in the same process, in rounds
 interleaved with it, within the same minute or so, and reported as a ratio. Times are medians of
-those rounds. Absolute figures (samples per second, milliseconds) are given too, but only the
+those rounds. Next to each verdict stands the spread of its rounds (min / median / max of the
+quantity the verdict judges): a difference between two runs that stays inside it is noise, not
+a change. Absolute figures (samples per second, milliseconds) are given too, but only the
 ratios carry from one run, or one machine, to another. Where a target is missed, the table says
-so and the section below says by how much and why.
+so and the section below says by how much and why. Each section ends with how busy the machine
+was while it ran.
 """
 
 
@@ -32,7 +37,7 @@ def _verdict(figure: Figure) -> str:
 
 def print_table(console: Console, sections: Sequence[Section]) -> None:
     table = Table(title="hksync benchmarks", title_justify="left", show_lines=False)
-    for column in ("section", "figure", "value", "against its baseline", "target", "verdict"):
+    for column in ("section", "figure", "value", "against its baseline", "target", *_SPREAD):
         table.add_column(column, overflow="fold")
     for section in sections:
         for figure in section.figures:
@@ -44,6 +49,7 @@ def print_table(console: Console, sections: Sequence[Section]) -> None:
                 figure.formatted(),
                 figure.ratio,
                 figure.target or "-",
+                str(figure.spread) if figure.spread else "-",
                 f"[{style}]{verdict}[/{style}]" if style else verdict,
             )
     console.print(table)
@@ -75,13 +81,14 @@ def write_markdown(
             figure.formatted(),
             figure.ratio,
             figure.target or "-",
+            str(figure.spread) if figure.spread else "-",
             _verdict(figure) + (f": {figure.note}" if figure.note and figure.met is False else ""),
         ]
         for section in sections
         for figure in section.figures
     ]
     lines += _markdown_table(
-        ["section", "figure", "value", "against its baseline", "target", "verdict"], summary
+        ["section", "figure", "value", "against its baseline", "target", *_SPREAD], summary
     )
     for section in sections:
         lines += ["", f"## {section.title}", ""]
@@ -93,6 +100,6 @@ def write_markdown(
             lines += [caption, ""]
             lines += _markdown_table(header, rows)
             lines += [""]
-        lines += [f"_Section run time: {section.seconds:.0f} s._"]
+        lines += [f"_Section run time: {section.seconds:.0f} s; {section.machine}._"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
