@@ -16,6 +16,7 @@ from hksync.codec import decode_body
 from hksync.contract.field_errors import FieldError
 from hksync.contract.models import Chunk, StoredCommit
 from hksync.contract.parse import parse_json
+from hksync.db.erasure import ErasureBarrier
 from hksync.db.syncs import SyncRepository, WriteCounts
 from hksync.errors import ContractViolation, HksyncError
 from hksync.keys import ChunkKey, CommitKey, parse_key
@@ -28,6 +29,7 @@ class Outcome(StrEnum):
     FAILED = "failed"  # permanently rejected; the reason is in the ledger
     COMMITTED = "committed"  # a commit was recorded
     MISSING = "missing"  # the object is gone (erased after upload)
+    ERASED = "erased"  # the user's erasure is pending: nothing of theirs is stored
     IGNORED = "ignored"  # not a chunk or commit key
 
 
@@ -81,6 +83,11 @@ class ObjectResult:
         return self.sync_state == "failed" and self.previous_sync_state != "failed"
 
 
+class _ErasureBarrierMoved(Exception):
+    """An erasure of the user was asked for since the object was read: what was read may be
+    erased data. Raised inside the write transaction (which then writes nothing)."""
+
+
 class ChunkProcessor:
     def __init__(self, store: RawObjects, repository: SyncRepository, *, max_bytes: int) -> None:
         self._store = store
@@ -90,22 +97,37 @@ class ChunkProcessor:
     def process(self, key: str) -> ObjectResult:
         """Brings one raw object into the database; safe to call any number of times."""
         target = parse_key(key)
-        if isinstance(target, ChunkKey):
-            return self._process_chunk(key, target)
-        if isinstance(target, CommitKey):
-            return self._process_commit(key, target)
-        return ObjectResult(key, Outcome.IGNORED)
+        if not isinstance(target, ChunkKey | CommitKey):
+            return ObjectResult(key, Outcome.IGNORED)
+        while True:
+            # Each pass needs a new erasure of the user to fail; while one is pending the next
+            # pass stops at the first barrier read. So this ends after one or two passes.
+            try:
+                if isinstance(target, ChunkKey):
+                    return self._process_chunk(key, target)
+                return self._process_commit(key, target)
+            except _ErasureBarrierMoved:
+                continue  # read the object again: the erasure deletes it, or has
+
+    def _hold_barrier(self, user_id: str, barrier: ErasureBarrier) -> None:
+        """Inside the write transaction: the barrier read before the object must still hold."""
+        if self._repository.erasure_barrier(user_id) != barrier:
+            raise _ErasureBarrierMoved
 
     def _process_chunk(self, key: str, target: ChunkKey) -> ObjectResult:
         repository = self._repository
         # Cheap early exit for redelivered events, before downloading anything.
         if repository.chunk_recorded(target.user_id, target.sync_id, target.seq):
             return ObjectResult(key, Outcome.DUPLICATE, target)
+        barrier = repository.erasure_barrier(target.user_id)
+        if barrier.pending:
+            return ObjectResult(key, Outcome.ERASED, target)
         stored = self._store.get(key)
         if stored is None:
             return ObjectResult(key, Outcome.MISSING, target)
         chunk, failure = self._read_chunk(stored.body, target)
         with repository.transaction():
+            self._hold_barrier(target.user_id, barrier)
             previous = repository.lock_sync(target.user_id, target.sync_id)
             if repository.chunk_recorded(target.user_id, target.sync_id, target.seq):
                 # A concurrent delivery won the race.
@@ -161,14 +183,18 @@ class ChunkProcessor:
         return chunk, None
 
     def _process_commit(self, key: str, target: CommitKey) -> ObjectResult:
+        repository = self._repository
+        barrier = repository.erasure_barrier(target.user_id)
+        if barrier.pending:
+            return ObjectResult(key, Outcome.ERASED, target)
         stored = self._store.get(key)
         if stored is None:
             return ObjectResult(key, Outcome.MISSING, target)
         # Written by the ingest function after validation, so a parse error here is a bug or
         # tampering: let it raise, retry and land in the dead-letter queue.
         commit = StoredCommit.model_validate_json(stored.body)
-        repository = self._repository
         with repository.transaction():
+            self._hold_barrier(target.user_id, barrier)
             previous = repository.lock_sync(target.user_id, target.sync_id)
             repository.record_commit(
                 target.user_id,

@@ -11,7 +11,6 @@ docs/reliability.md lists the scenarios and what each proves.
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -314,25 +313,25 @@ def test_a_chunk_whose_transaction_failed_does_not_break_the_next_on_the_same_co
 ) -> None:
     from hksync.aws.clients import s3_client
     from hksync.aws.s3 import RawStore
-    from hksync.db.erasure import ErasureRepository
     from hksync.db.syncs import SyncRepository
     from hksync.processing import ChunkProcessor
 
     REFERENCE.upload(served)
     named = _by_name(served.pending())
-    # The first object the connection processes fails inside its transaction (here: its user
-    # asked to be erased after uploading it, which the database refuses; S3 times objects to
-    # the second, so the request is made in the next one).
-    time.sleep(1.1)
-    ErasureRepository(db).request(REFERENCE.user)
     other = served.put_chunk("another-user", REFERENCE.sync("A").chunks[0])
     assert other.status == 202
     with psycopg.connect(database_url, autocommit=True) as conn:
         processor = ChunkProcessor(
             RawStore(s3_client(), served.bucket), SyncRepository(conn), max_bytes=10**7
         )
-        with pytest.raises(psycopg.errors.RaiseException):
-            processor.process(named["A0"].key)
+        # The first object the connection processes fails inside its transaction, after its
+        # samples went to the staging table: the chunk ledger is locked by another session,
+        # and the processor's connection gives up waiting for it.
+        conn.execute("SET lock_timeout = '200ms'")
+        with db.transaction():
+            db.execute("LOCK TABLE sync_chunks IN EXCLUSIVE MODE")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                processor.process(named["A0"].key)
         result = processor.process(named["A0"].key.replace(REFERENCE.user, "another-user"))
 
     assert result.outcome == "stored"

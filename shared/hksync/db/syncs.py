@@ -21,6 +21,7 @@ from pydantic_core import to_json
 
 from hksync.contract.models import CategorySample, Device, QuantitySample, Workout, gc_paused
 from hksync.contract.types import SAMPLE_TYPES
+from hksync.db.erasure import ErasureBarrier, erasure_barrier
 
 AnySample = QuantitySample | CategorySample | Workout
 
@@ -255,6 +256,10 @@ class SyncRepository:
             # upsert on this connection must create it again.
             self._staging_ready = False
             raise
+
+    def erasure_barrier(self, user_id: str) -> ErasureBarrier:
+        """The user's erasure barrier (hksync.db.erasure.erasure_barrier), on this connection."""
+        return erasure_barrier(self._conn, user_id)
 
     # --- writes (inside a transaction) -------------------------------------------------------
 
