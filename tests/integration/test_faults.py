@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
 import psycopg
 import pytest
 
+from hksync_tools.local.functions import load_handler
 from hksync_tools.local.notifier import CreatedObject
 from tests.support.builders import HEART_RATE, STEPS
 from tests.support.faults import (
@@ -28,7 +29,7 @@ from tests.support.faults import (
     wait_for,
     worker_backends,
 )
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import FUNCTIONS, Pipeline
 from tests.support.reference import REFERENCE, counter_problems, read_state
 
 #: Processor processes working on the same user at once.
@@ -300,6 +301,65 @@ def test_postgres_crashing_during_a_run_fails_loudly_and_the_retries_complete(
     pipeline.deliver(rest)  # the next retry: the processor reconnects by itself
 
     assert failures == [(0, "OperationalError"), (1, "OperationalError")]
+    with psycopg.connect(restartable_postgres.url, autocommit=True) as conn:
+        _assert_reference_state(conn)
+        conn.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions")
+
+
+@pytest.mark.slow
+def test_warm_functions_answer_after_a_database_restart_without_a_5xx(
+    restartable_postgres: RestartablePostgres,
+    served_on_restartable: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every function that reaches the database, warm (its connection open), then the server
+    restarted under it: the next call answers as if nothing happened. Issue 16: before, each
+    warm function answered one 500, its connection replaced only after it failed."""
+    from hksync.settings import settings_for
+
+    pipeline = served_on_restartable
+    for name, value in {
+        "ERASURE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/erasure",
+        "REMINDER_SCHEDULE_GROUP": "hksync-reminders-test",
+        "DISPATCHER_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:dispatcher",
+        "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/reminder-scheduler",
+        "REMINDER_DLQ_ARN": "arn:aws:sqs:us-east-1:123456789012:reminder-dlq",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings_for.cache_clear()
+    account = load_handler(FUNCTIONS / "account", "app.handler")
+    reminders = load_handler(FUNCTIONS / "reminders", "app.handler")
+    REFERENCE.upload(pipeline)
+    objects = pipeline.pending()
+    user, sync_id = REFERENCE.user, REFERENCE.sync("A").sync_id
+    calls: dict[str, Callable[[], int]] = {
+        "GET /v1/syncs/{sync_id}": lambda: pipeline.status(user, sync_id).status,
+        "GET /v1/anchors": lambda: pipeline.anchors(user).status,
+        "GET /v1/me/erasure": lambda: (
+            pipeline.call(account, "GET", "/v1/me/erasure", {}, user=user).status
+        ),
+        "GET /v1/reminders": lambda: (
+            pipeline.call(reminders, "GET", "/v1/reminders", {}, user=user).status
+        ),
+        "processor": lambda: len(pipeline.deliver(objects[:1])),
+    }
+    warm = {name: call() for name, call in calls.items()}
+
+    after_restart = {}
+    for name, call in calls.items():
+        restartable_postgres.crash()
+        restartable_postgres.start()
+        after_restart[name] = call()  # raises (a 500 from Lambda) if the stale one is used
+    pipeline.deliver(objects)
+
+    assert after_restart == warm
+    assert warm == {
+        "GET /v1/syncs/{sync_id}": 200,
+        "GET /v1/anchors": 200,
+        "GET /v1/me/erasure": 404,
+        "GET /v1/reminders": 200,
+        "processor": 1,
+    }
     with psycopg.connect(restartable_postgres.url, autocommit=True) as conn:
         _assert_reference_state(conn)
         conn.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions")
