@@ -64,11 +64,27 @@ def _refuse(field: str, reason: str) -> ContractViolation:
     return ContractViolation([FieldError(field=field, reason=reason)])
 
 
+#: No zone is more than a day from UTC: a wall-clock time further than this from the window's
+#: local edges is outside the window in every zone.
+_ANY_ZONE_OFFSET: Final = timedelta(days=1)
+
+
+def _within_reach(local_at: datetime, zone: ZoneInfo, now: datetime) -> None:
+    """Refuses a one-time ``at`` far outside the window on its wall-clock value alone, before
+    it is resolved to an instant: near year 1 or 9999 that would overflow datetime's range."""
+    local_now = now.astimezone(zone).replace(tzinfo=None)
+    if local_at < local_now - _ANY_ZONE_OFFSET:
+        raise _refuse("at", f"is in the past ({local_at.isoformat()} is before now)")
+    if local_at > local_now + MAX_LEAD_TIME + _ANY_ZONE_OFFSET:
+        raise _refuse("at", f"is more than {MAX_LEAD_TIME.days} days ahead")
+
+
 def resolve_schedule(request: ReminderSchedule, now: datetime) -> ResolvedSchedule:
     """Turns a valid request into instants, refusing (422) what is past, skipped by the clocks,
     never firing, or too far ahead."""
     zone = ZoneInfo(request.time_zone)
     if request.at is not None:
+        _within_reach(request.at, zone, now)
         fire_at = local_instant(request.at, zone)
         if fire_at is None:
             raise _refuse(

@@ -22,6 +22,8 @@ import boto3
 import psycopg
 import pytest
 from botocore.exceptions import ReadTimeoutError
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from hksync.aws.scheduler import schedule_name
 from hksync.aws.sns import ReminderTopic
@@ -390,6 +392,45 @@ def test_invalid_reminders_are_422_naming_the_field(
     assert reason in result.body["details"][0]["reason"]
     assert db.execute("SELECT count(*) FROM reminders").fetchone() == (0,)
     assert reminders.schedules() == []
+
+
+#: Zones at both ends of the offset range (UTC+14, UTC-12).
+FAR_EAST, FAR_WEST = ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Etc/GMT+12")
+
+
+def test_any_local_time_is_a_4xx_or_a_schedule_on_create_and_reschedule(
+    reminders: ReminderDriver,
+) -> None:
+    """Issue 16: an ``at`` near year 1 or 9999 answered 500 (an OverflowError resolving it),
+    on POST and PUT. Every local date-time the contract accepts, in the zones furthest from
+    UTC: 201/200 or 422 naming ``at``, never a 5xx."""
+    existing = recurring("0 8 * * ? *")
+    assert reminders.create("alice", existing).status == 201
+
+    @settings(max_examples=40, deadline=None, derandomize=True)
+    @given(
+        at=st.one_of(
+            st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59)),
+            st.datetimes(
+                min_value=datetime.now() - timedelta(days=2),
+                max_value=datetime.now() + timedelta(days=95),
+            ),
+        ),
+        zone=st.sampled_from([FAR_EAST, FAR_WEST]),
+    )
+    @example(at=datetime(1, 1, 1), zone=FAR_EAST)
+    @example(at=datetime(9999, 12, 31, 23, 59), zone=FAR_WEST)
+    def answers_4xx_or_schedules(at: datetime, zone: ZoneInfo) -> None:
+        schedule = {"time_zone": zone.key, "at": at.replace(microsecond=0).isoformat()}
+        created = reminders.create("alice", {**one_time(at, zone), **schedule})
+        moved = reminders.reschedule("alice", existing["reminder_id"], schedule)
+        for answer, accepted in ((created, 201), (moved, 200)):
+            assert answer.status in (accepted, 422), answer.body
+            if answer.status == 422:
+                assert [detail["field"] for detail in answer.body["details"]] == ["at"]
+        assert (created.status == 201) == (moved.status == 200)
+
+    answers_4xx_or_schedules()
 
 
 def test_same_id_different_content_is_409(reminders: ReminderDriver) -> None:

@@ -12,7 +12,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from hksync.aws.scheduler import (
@@ -160,6 +160,36 @@ def test_a_local_time_the_clocks_skip_is_refused() -> None:
     # A repeated local time is its first instance (CEST).
     repeated = resolved(create(at="2026-10-25T02:30"), datetime(2026, 10, 1, tzinfo=UTC))
     assert repeated.fire_at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+#: Zones at the ends of the offset range (UTC+14, UTC-12) and ones with daylight saving time.
+EXTREME_ZONES = ("Pacific/Kiritimati", "Etc/GMT+12", "Europe/Berlin", "America/St_Johns", "UTC")
+#: Every local date-time the contract accepts: four-digit years, to the second.
+ANY_LOCAL_TIME = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)
+)
+
+
+#: ... and, as often, one about the window (NOW to NOW + 90 days), where both answers occur.
+NEAR_THE_WINDOW = st.datetimes(min_value=datetime(2026, 11, 24), max_value=datetime(2027, 3, 1))
+
+
+@given(at=st.one_of(ANY_LOCAL_TIME, NEAR_THE_WINDOW), zone=st.sampled_from(EXTREME_ZONES))
+@example(at=datetime(1, 1, 1), zone="Pacific/Kiritimati")  # issue 16: OverflowError, a 500
+@example(at=datetime(9999, 12, 31, 23, 59, 59), zone="Etc/GMT+12")
+def test_every_local_time_the_contract_accepts_is_scheduled_or_refused_naming_at(
+    at: datetime, zone: str
+) -> None:
+    body = create(at=at.isoformat(timespec="seconds"), time_zone=zone)
+    outcome: Any
+    try:
+        outcome = resolved(body)
+    except ContractViolation as refused:
+        outcome = refused
+    if isinstance(outcome, ContractViolation):
+        assert [detail.field for detail in outcome.details] == ["at"]
+    else:
+        assert NOW + timedelta(minutes=1) <= outcome.fire_at <= NOW + MAX_LEAD_TIME
 
 
 # ------------------------------------------------------------------------------------------
