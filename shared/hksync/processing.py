@@ -19,6 +19,7 @@ from hksync.contract.parse import parse_json
 from hksync.db.erasure import ErasureBarrier
 from hksync.db.syncs import SyncRepository, WriteCounts
 from hksync.errors import ContractViolation, HksyncError
+from hksync.ingest import stored_commit
 from hksync.keys import ChunkKey, CommitKey, parse_key
 from hksync.ports import RawObjects
 
@@ -30,6 +31,7 @@ class Outcome(StrEnum):
     COMMITTED = "committed"  # a commit was recorded
     MISSING = "missing"  # the object is gone (erased after upload)
     ERASED = "erased"  # the user's erasure is pending: nothing of theirs is stored
+    BEYOND_COMMIT = "beyond_commit"  # at or beyond the commit's chunk_count: never stored
     IGNORED = "ignored"  # not a chunk or commit key
 
 
@@ -126,12 +128,22 @@ class ChunkProcessor:
         if stored is None:
             return ObjectResult(key, Outcome.MISSING, target)
         chunk, failure = self._read_chunk(stored.body, target)
+        count_before = self._chunk_count_known_before(target)
         with repository.transaction():
             self._hold_barrier(target.user_id, barrier)
             previous = repository.lock_sync(target.user_id, target.sync_id)
             if repository.chunk_recorded(target.user_id, target.sync_id, target.seq):
                 # A concurrent delivery won the race.
                 return ObjectResult(key, Outcome.DUPLICATE, target)
+            count = repository.chunk_count(target.user_id, target.sync_id)
+            if count is None:
+                count = count_before
+            if count is not None and target.seq >= count:
+                # Not part of the sync, whenever it comes (before or after the sync completed,
+                # before or after the commit was processed): nothing of it is written.
+                return ObjectResult(
+                    key, Outcome.BEYOND_COMMIT, target, previous_sync_state=previous
+                )
             counts = WriteCounts()
             if chunk is not None:
                 counts = repository.upsert_samples(
@@ -163,6 +175,16 @@ class ChunkProcessor:
             failure=failure,
             lag_s=(datetime.now(UTC) - stored.last_modified).total_seconds(),
         )
+
+    def _chunk_count_known_before(self, target: ChunkKey) -> int | None:
+        """The chunk_count in the database, or else in the commit already in the bucket (its
+        event may come after this chunk's): so that a chunk uploaded after its sync's commit
+        is judged by that commit, whichever of the two is processed first."""
+        count = self._repository.chunk_count(target.user_id, target.sync_id)
+        if count is not None:
+            return count
+        commit = stored_commit(self._store, target.user_id, target.sync_id)
+        return commit.chunk_count if commit else None
 
     def _read_chunk(self, body: bytes, target: ChunkKey) -> tuple[Chunk | None, HksyncError | None]:
         """The validated chunk, or why it can never be stored (permanent: not retried)."""

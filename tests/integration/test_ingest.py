@@ -220,3 +220,30 @@ def test_upload_url_is_signed_for_the_callers_own_chunk_key(pipeline: Pipeline) 
     assert f"/raw/alice/{sync_id}/chunks/000007.json?" in result.body["url"]
     assert "if-none-match" in result.body["url"].lower()
     assert result.body["headers"] == {"Content-Type": "application/json", "If-None-Match": "*"}
+
+
+def test_a_sync_is_its_chunks_below_chunk_count_and_nothing_else(pipeline: Pipeline) -> None:
+    """One rule for chunk_count (issue 16): once the commit is stored, a chunk (or upload URL)
+    at or beyond its chunk_count is refused; a commit is refused while such a chunk is stored.
+    Chunks below it, and retries, are taken as ever. Every refusal names the field."""
+    committed, early = uuid.uuid4(), uuid.uuid4()
+    first = chunk(committed, 0, heart_rates(2))
+    assert pipeline.put_chunk("alice", first).status == 202
+    assert pipeline.commit("alice", committed, commit(2)).status == 202
+    beyond = pipeline.put_chunk("alice", chunk(committed, 2, heart_rates(2)))
+    beyond_url = pipeline.upload_url("alice", committed, 5)
+    below = pipeline.put_chunk("alice", chunk(committed, 1, heart_rates(2)))
+    retry = pipeline.put_chunk("alice", first)
+    for seq in (0, 1):
+        assert pipeline.put_chunk("alice", chunk(early, seq, heart_rates(2))).status == 202
+    too_few = pipeline.commit("alice", early, commit(1))
+
+    assert (beyond.status, beyond_url.status, below.status) == (409, 409, 202)
+    assert (retry.status, retry.body["created"]) == (202, False)
+    assert [detail["field"] for detail in beyond.body["details"]] == ["seq"]
+    assert [detail["field"] for detail in beyond_url.body["details"]] == ["seq"]
+    assert too_few.status == 409
+    assert [detail["field"] for detail in too_few.body["details"]] == ["chunk_count"]
+    assert "chunk(s) 1" in too_few.body["message"]
+    assert f"raw/alice/{committed}/chunks/000002.json" not in _stored_keys()
+    assert f"raw/alice/{early}/commit.json" not in _stored_keys()

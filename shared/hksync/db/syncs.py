@@ -283,6 +283,14 @@ class SyncRepository:
         ).fetchone()
         return row is not None
 
+    def chunk_count(self, user_id: str, sync_id: UUID) -> int | None:
+        """The sync's chunk_count, once its commit is processed."""
+        row = self._conn.execute(
+            "SELECT chunk_count FROM sync_sessions WHERE user_id = %s AND sync_id = %s",
+            (user_id, sync_id),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def upsert_samples(
         self, user_id: str, sync_id: UUID, samples: Iterable[AnySample]
     ) -> WriteCounts:
@@ -400,7 +408,9 @@ class SyncRepository:
 
     def settle(self, user_id: str, sync_id: UUID) -> str:
         """Decides the sync's state from its ledger; completes it (advancing the anchors) when
-        it is committed and every one of its chunks is stored. Returns the state."""
+        it is committed and every one of its chunks is stored. A refused chunk fails it at
+        once, committed or not: the chunk is immutable, so the sync can never complete.
+        Returns the state."""
         row = self._conn.execute(
             """SELECT s.state, s.chunk_count, s.anchors, s.committed_at,
                       count(c.seq) FILTER (WHERE c.state = 'processed' AND c.seq < s.chunk_count),
@@ -416,10 +426,10 @@ class SyncRepository:
         state, chunk_count, anchors, committed_at, stored, broken = row
         if state == "complete":
             return str(state)
-        if chunk_count is None:
-            new_state = "receiving"
-        elif broken:
+        if broken:
             new_state = "failed"
+        elif chunk_count is None:
+            new_state = "receiving"
         elif stored == chunk_count:
             new_state = "complete"
             self._advance_anchors(user_id, sync_id, anchors, committed_at)
