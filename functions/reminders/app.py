@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -20,7 +19,14 @@ from hksync.aws.clients import scheduler_client
 from hksync.aws.scheduler import ReminderSchedules, ScheduleTarget
 from hksync.db.connection import connection
 from hksync.db.reminders import ReminderRepository
-from hksync.http_api import body_bytes, current_user, http_resolver, json_response, require_json
+from hksync.http_api import (
+    PathUuid,
+    body_bytes,
+    current_user,
+    http_resolver,
+    json_response,
+    require_json,
+)
 from hksync.observability import Metric, logger, metrics, record, tracer, user_ref
 from hksync.settings import RemindersSettings, settings_for
 
@@ -74,7 +80,7 @@ def list_reminders() -> Response[str]:
 
 
 @app.put("/v1/reminders/<reminder_id>")
-def reschedule_reminder(reminder_id: UUID) -> Response[str]:
+def reschedule_reminder(reminder_id: PathUuid) -> Response[str]:
     """Give a reminder a new schedule (one-time or recurring)."""
     require_json(app)
     view = reminders.reschedule_reminder(
@@ -85,7 +91,7 @@ def reschedule_reminder(reminder_id: UUID) -> Response[str]:
 
 
 @app.delete("/v1/reminders/<reminder_id>")
-def cancel_reminder(reminder_id: UUID) -> Response[str]:
+def cancel_reminder(reminder_id: PathUuid) -> Response[str]:
     """Cancel a reminder for good; cancelling it again changes nothing."""
     view = reminders.cancel_reminder(_repository(), _schedules(), _caller(), reminder_id)
     logger.info("reminder cancelled", extra={"reminder_id": str(reminder_id)})

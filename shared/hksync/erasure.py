@@ -68,7 +68,7 @@ def erasure_status(erasures: ErasureRepository, user_id: str) -> ErasureView:
     """The caller's latest erasure."""
     erasure = erasures.latest(user_id)
     if erasure is None:
-        raise NotFound("no erasure was requested for this user")
+        raise NotFound("no erasure was requested for this user", field="user")
     return view(erasure)
 
 

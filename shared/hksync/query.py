@@ -29,7 +29,7 @@ def sync_status(
     status = repository.sync_status(user_id, sync_id)
     if status is None:
         if uploaded == 0:
-            raise NotFound(f"no sync {sync_id} for this user")
+            raise NotFound(f"no sync {sync_id} for this user", field="sync_id")
         return SyncStatusView(
             sync_id=sync_id,
             state="uploading",

@@ -154,7 +154,7 @@ def create_reminder(
     case the first attempt stopped before that); a different content under the same id is a
     409, because reminders change through PUT, not by creating them again.
     """
-    request = parse_json(CreateReminder, body)
+    request = parse_json(CreateReminder, body).root
     existing = repository.get(user_id, request.reminder_id)
     if existing is None:
         resolved = resolve_schedule(request, now)
@@ -177,7 +177,8 @@ def create_reminder(
     ) != (request.kind, request.title, request.time_zone, request.at, request.cron):
         raise ReminderConflict(
             f"reminder {request.reminder_id} already exists with a different kind, title or "
-            "schedule; change it with PUT /v1/reminders/{reminder_id}"
+            "schedule; change it with PUT /v1/reminders/{reminder_id}",
+            field="reminder_id",
         )
     if _is_live(existing, now):
         schedules.put(existing, now)
@@ -197,13 +198,15 @@ def reschedule_reminder(
     now: datetime,
 ) -> ReminderView:
     """Gives the reminder a new schedule (a delivered one-time reminder fires again)."""
-    request = parse_json(RescheduleReminder, body)
+    request = parse_json(RescheduleReminder, body).root
     resolved = resolve_schedule(request, now)
     current = repository.get(user_id, reminder_id)
     if current is None:
-        raise NotFound(f"no reminder {reminder_id} for this user")
+        raise NotFound(f"no reminder {reminder_id} for this user", field="reminder_id")
     if current.state == "cancelled":
-        raise ReminderConflict(f"reminder {reminder_id} is cancelled; create a new one")
+        raise ReminderConflict(
+            f"reminder {reminder_id} is cancelled; create a new one", field="reminder_id"
+        )
     unchanged = current.state == "scheduled" and (
         current.time_zone,
         current.local_at,
@@ -214,7 +217,9 @@ def reschedule_reminder(
             user_id, reminder_id, resolved.row(current.kind, current.title)
         )
         if updated is None:  # cancelled meanwhile
-            raise ReminderConflict(f"reminder {reminder_id} is cancelled; create a new one")
+            raise ReminderConflict(
+                f"reminder {reminder_id} is cancelled; create a new one", field="reminder_id"
+            )
         current = updated
     schedules.put(current, now)
     return view(current)
@@ -226,6 +231,6 @@ def cancel_reminder(
     """Cancels the reminder for good and deletes its schedule; repeating it changes nothing."""
     cancelled = repository.cancel(user_id, reminder_id)
     if cancelled is None:
-        raise NotFound(f"no reminder {reminder_id} for this user")
+        raise NotFound(f"no reminder {reminder_id} for this user", field="reminder_id")
     schedules.delete(cancelled.schedule_name)
     return view(cancelled)

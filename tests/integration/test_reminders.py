@@ -364,8 +364,8 @@ def test_a_user_cannot_list_change_or_cancel_another_users_reminders(
         pytest.param(
             {"at": None, "cron": "0 8 1 1 ? 2099"}, "cron", "more than 90 days", id="far-cron"
         ),
-        pytest.param({"cron": "0 8 * * ? *"}, "cron", "not both", id="both"),
-        pytest.param({"at": None}, "cron", "give at", id="neither"),
+        pytest.param({"cron": "0 8 * * ? *"}, "body", "not both", id="both"),
+        pytest.param({"at": None}, "body", "either at", id="neither"),
         pytest.param({"title": ""}, "title", "at least 1 character", id="empty-title"),
         pytest.param({"kind": "alarm"}, "kind", "medication", id="kind"),
         pytest.param({"reminder_id": "r-1"}, "reminder_id", "must be a UUID", id="reminder-id"),

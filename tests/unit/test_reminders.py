@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import jsonschema
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -52,7 +53,7 @@ def refusal(model: type[Any], body: dict[str, Any]) -> dict[str, str]:
 
 
 def resolved(body: dict[str, Any], now: datetime = NOW) -> Any:
-    return resolve_schedule(parse_json(CreateReminder, json.dumps(body).encode()), now)
+    return resolve_schedule(parse_json(CreateReminder, json.dumps(body).encode()).root, now)
 
 
 def clock_refusal(body: dict[str, Any], now: datetime = NOW) -> dict[str, str]:
@@ -65,8 +66,8 @@ def clock_refusal(body: dict[str, Any], now: datetime = NOW) -> dict[str, str]:
 # The contract: form of each field
 # ------------------------------------------------------------------------------------------
 def test_a_one_time_and_a_recurring_reminder_parse() -> None:
-    once = parse_json(CreateReminder, json.dumps(create(at="2026-11-26T13:00")).encode())
-    daily = parse_json(CreateReminder, json.dumps(create(cron=" 0  8 * * ? * ")).encode())
+    once = parse_json(CreateReminder, json.dumps(create(at="2026-11-26T13:00")).encode()).root
+    daily = parse_json(CreateReminder, json.dumps(create(cron=" 0  8 * * ? * ")).encode()).root
 
     assert once.at == datetime(2026, 11, 26, 13, 0)
     assert (once.cron, daily.at) == (None, None)
@@ -86,8 +87,10 @@ def test_a_one_time_and_a_recurring_reminder_parse() -> None:
         (create(cron="0 8 * * ?"), "cron", "has 5 field(s)"),
         (create(cron="cron(0 8 * * ? *)"), "cron", "without cron( )"),
         (create(cron="0 8 ? * MON/2 *"), "cron", "'/' is not allowed"),
-        (create(at="2026-11-26T13:00", cron="0 8 * * ? *"), "cron", "not both"),
-        (create(), "cron", "give at (a one-time local date-time) or cron"),
+        # One-time or recurring (oneOf in the document): both, or neither, is one refusal.
+        (create(at="2026-11-26T13:00", cron="0 8 * * ? *"), "body", "not both"),
+        (create(at=None, cron="0 8 * * ? *"), "body", "not both"),
+        (create(), "body", "either at (a one-time local date-time) or cron"),
         (create(at="2026-11-26T13:00", kind="alarm"), "kind", "Input should be"),
         (create(at="2026-11-26T13:00", title="   "), "title", "at least 1 character"),
         (create(at="2026-11-26T13:00", title="x" * 101), "title", "at most 100 characters"),
@@ -104,7 +107,7 @@ def test_refusals_name_the_field(body: dict[str, Any], field: str, reason: str) 
 
 def test_a_reschedule_carries_only_the_schedule() -> None:
     body = {"time_zone": "Asia/Tokyo", "cron": "0 21 ? * SUN *"}
-    parsed = parse_json(RescheduleReminder, json.dumps(body).encode())
+    parsed = parse_json(RescheduleReminder, json.dumps(body).encode()).root
     assert (parsed.time_zone, parsed.cron) == ("Asia/Tokyo", "0 21 ? * SUN *")
     assert list(refusal(RescheduleReminder, {**body, "title": "x"})) == ["title"]
 
@@ -266,3 +269,35 @@ def test_delivery_ids_are_the_same_for_every_invocation_of_an_occurrence() -> No
     assert delivery_id("alice", UUID(REMINDER_ID), at) == same
     assert delivery_id("alice", UUID(REMINDER_ID), at + timedelta(days=1)) != same
     assert delivery_id("bob", UUID(REMINDER_ID), at) != same
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {"at": "2026-11-26T13:00"},
+        {"cron": "0 8 * * ? *"},
+        {"at": "2026-11-26T13:00", "cron": "0 8 * * ? *"},
+        {"at": None, "cron": "0 8 * * ? *"},
+        {"at": "2026-11-26T13:00", "cron": None},
+        {},
+    ],
+    ids=["at", "cron", "both", "null-at", "null-cron", "neither"],
+)
+@pytest.mark.parametrize("model", [CreateReminder, RescheduleReminder])
+def test_the_schema_accepts_exactly_the_schedules_the_code_accepts(
+    model: type[Any], schedule: dict[str, Any]
+) -> None:
+    """Issue 16: the document allowed a reminder with both at and cron. One-time and recurring
+    are now a oneOf of two closed objects: the JSON Schema and the code agree on every body."""
+    body = {**(create() if model is CreateReminder else {"time_zone": "Europe/Berlin"}), **schedule}
+    schema = model.model_json_schema()
+    by_schema = jsonschema.Draft202012Validator(schema).is_valid(body)
+    try:
+        parse_json(model, json.dumps(body).encode())
+        by_code = True
+    except ContractViolation:
+        by_code = False
+
+    assert (
+        by_schema == by_code == (schedule in ({"at": "2026-11-26T13:00"}, {"cron": "0 8 * * ? *"}))
+    )
