@@ -24,7 +24,12 @@ from zoneinfo import ZoneInfo
 from hksync.aws.scheduler import schedule_name
 from hksync.contract.field_errors import FieldError
 from hksync.contract.parse import parse_json
-from hksync.contract.reminders import CreateReminder, ReminderSchedule, RescheduleReminder
+from hksync.contract.reminders import (
+    MIN_RECURRING_INTERVAL,
+    CreateReminder,
+    ReminderSchedule,
+    RescheduleReminder,
+)
 from hksync.contract.responses import ReminderList, ReminderView
 from hksync.cron import CronExpression, local_instant
 from hksync.db.reminders import NewReminder, Reminder, ReminderRepository
@@ -33,7 +38,8 @@ from hksync.ports import ReminderScheduler
 
 #: How far ahead a reminder may first fire ("hours to weeks ahead", with room to spare).
 MAX_LEAD_TIME: Final = timedelta(days=90)
-#: Scheduler fires with one-minute precision: anything sooner is as good as now.
+#: Scheduler fires with one-minute precision: anything sooner is as good as now. A one-time
+#: reminder sooner than this is refused; a recurring one starts at its first occurrence after it.
 MIN_LEAD_TIME: Final = timedelta(minutes=1)
 
 
@@ -92,18 +98,27 @@ def resolve_schedule(request: ReminderSchedule, now: datetime) -> ResolvedSchedu
                 f"{request.at.isoformat()} does not exist in {request.time_zone}: "
                 "the clocks skip it (daylight saving time)",
             )
+        if fire_at <= now:
+            raise _refuse("at", f"is in the past ({fire_at.isoformat()} is before now)")
+        if fire_at < now + MIN_LEAD_TIME:
+            raise _refuse("at", "is less than a minute ahead")
         field, first = "at", fire_at
     else:
         assert request.cron is not None  # the contract guarantees one of the two
         fire_at = None
-        found = CronExpression.parse(request.cron).next_after(zone, now)
+        expression = CronExpression.parse(request.cron)
+        interval = expression.shortest_interval()
+        if interval < MIN_RECURRING_INTERVAL:
+            raise _refuse(
+                "cron",
+                f"fires {_minutes(interval)} apart at the closest; recurring reminders fire at "
+                f"most every {_minutes(MIN_RECURRING_INTERVAL)}",
+            )
+        # An occurrence less than MIN_LEAD_TIME away may be missed: the first is the next one.
+        found = expression.next_after(zone, now + MIN_LEAD_TIME)
         if found is None:
             raise _refuse("cron", "never fires after now")
         field, first = "cron", found
-    if first <= now:
-        raise _refuse(field, f"is in the past ({first.isoformat()} is before now)")
-    if first < now + MIN_LEAD_TIME:
-        raise _refuse(field, "is less than a minute ahead")
     if first > now + MAX_LEAD_TIME:
         raise _refuse(
             field,
@@ -116,6 +131,11 @@ def resolve_schedule(request: ReminderSchedule, now: datetime) -> ResolvedSchedu
         cron=request.cron,
         next_fire_at=first,
     )
+
+
+def _minutes(interval: timedelta) -> str:
+    minutes = int(interval.total_seconds() // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def view(reminder: Reminder) -> ReminderView:

@@ -25,7 +25,12 @@ from hksync.aws.scheduler import (
     target_input,
 )
 from hksync.contract.parse import parse_json
-from hksync.contract.reminders import CreateReminder, ReminderOccurrence, RescheduleReminder
+from hksync.contract.reminders import (
+    MIN_RECURRING_INTERVAL,
+    CreateReminder,
+    ReminderOccurrence,
+    RescheduleReminder,
+)
 from hksync.db.reminders import Reminder
 from hksync.dispatch import delivery_id
 from hksync.errors import ContractViolation
@@ -301,3 +306,45 @@ def test_the_schema_accepts_exactly_the_schedules_the_code_accepts(
     assert (
         by_schema == by_code == (schedule in ({"at": "2026-11-26T13:00"}, {"cron": "0 8 * * ? *"}))
     )
+
+
+# ------------------------------------------------------------------------------------------
+# Recurring reminders: the minimum interval, and an occurrence too close to make
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cron", ["* * * * ? *", "0/2 * * * ? *", "0,10 8 * * ? *"])
+def test_a_cron_firing_more_often_than_the_minimum_is_refused_the_same_way_every_second(
+    cron: str,
+) -> None:
+    """Issue 16: an every-minute cron was always refused ("less than a minute ahead"), and
+    0/2 refused or accepted by the second of the request. Now both are judged on the
+    expression: the same refusal, naming the interval, at every second of the minute."""
+    answers = {
+        json.dumps(clock_refusal(create(cron=cron), NOW + timedelta(seconds=second)))
+        for second in range(0, 120, 7)
+    }
+
+    assert len(answers) == 1
+    (problems,) = [json.loads(answer) for answer in answers]
+    assert list(problems) == ["cron"]
+    assert f"at most every {MIN_RECURRING_INTERVAL.seconds // 60} minutes" in problems["cron"]
+
+
+def test_a_cron_at_the_minimum_interval_is_accepted_at_every_second() -> None:
+    for second in range(0, 120, 7):
+        now = NOW + timedelta(seconds=second)
+        schedule = resolved(create(cron="0/15 * * * ? *"), now)
+        assert now + timedelta(minutes=1) <= schedule.next_fire_at <= now + timedelta(minutes=16)
+
+
+@pytest.mark.parametrize("seconds_before", [1, 5, 30, 59])
+def test_a_daily_cron_created_seconds_before_its_time_starts_at_the_next_occurrence(
+    seconds_before: int,
+) -> None:
+    """Issue 16: a daily cron created less than a minute before its time was refused."""
+    eight_berlin = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)  # 08:00 CET
+
+    schedule = resolved(
+        create(cron="0 8 * * ? *"), eight_berlin - timedelta(seconds=seconds_before)
+    )
+
+    assert schedule.next_fire_at == eight_berlin + timedelta(days=1)

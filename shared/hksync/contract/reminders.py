@@ -10,7 +10,7 @@ hksync.reminders, which reports it the same way (422, naming the field).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
@@ -41,6 +41,11 @@ Title = Annotated[
     ),
 ]
 TIME_ZONE_FIELD: Final = "time_zone"
+#: The closest two occurrences of a recurring reminder may be, on the wall clock: a reminder is
+#: a nudge, not a timer; more often is noise, and each occurrence is a Scheduler invocation and
+#: a Lambda run (96 a day at this interval). Judged on the expression alone, never on the time
+#: of the request (hksync.reminders), so one is accepted or refused the same way every second.
+MIN_RECURRING_INTERVAL: Final = timedelta(minutes=15)
 
 
 _LOCAL_DATE_TIME: Final = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?"
@@ -113,7 +118,9 @@ class RecurringSchedule(_Schedule):
         examples=["0 8 * * ? *"],
         description=(
             "EventBridge Scheduler's six cron fields (minutes hours day-of-month month "
-            "day-of-week year), without cron( )."
+            "day-of-week year), without cron( ). Two occurrences at least "
+            f"{MIN_RECURRING_INTERVAL.seconds // 60} minutes apart on the wall clock; the first "
+            "is the first at least a minute ahead."
         ),
     )
 
