@@ -19,6 +19,8 @@ from hksync.aws.clients import s3_client
 from hksync.aws.s3 import RawStore
 from hksync.contract.models import MAX_CHUNKS_PER_SYNC
 from hksync.http_api import (
+    PathInt,
+    PathUuid,
     body_bytes,
     current_user,
     http_resolver,
@@ -32,7 +34,17 @@ from hksync.settings import IngestSettings, settings_for
 settings = settings_for(IngestSettings)
 app = http_resolver()
 
-Seq = Annotated[int, Path(ge=0, lt=MAX_CHUNKS_PER_SYNC, description="Chunk number, from 0")]
+Seq = Annotated[
+    PathInt,
+    Path(
+        ge=0,
+        lt=MAX_CHUNKS_PER_SYNC,
+        description=(
+            "Chunk number, from 0, in decimal (no sign, leading zero or fraction). It must equal "
+            "the body's seq (and sync_id the body's sync_id): a mismatch is a 422."
+        ),
+    ),
+]
 
 
 def _store() -> RawStore:
@@ -46,7 +58,7 @@ def _caller(sync_id: UUID) -> str:
 
 
 @app.put("/v1/syncs/<sync_id>/chunks/<seq>")
-def put_chunk(sync_id: UUID, seq: Seq) -> Response[str]:
+def put_chunk(sync_id: PathUuid, seq: Seq) -> Response[str]:
     """Upload one chunk of a sync (JSON, optionally Content-Encoding: gzip)."""
     require_json(app)
     body = body_bytes(app)
@@ -67,7 +79,7 @@ def put_chunk(sync_id: UUID, seq: Seq) -> Response[str]:
 
 
 @app.post("/v1/syncs/<sync_id>/chunks/<seq>/upload-url")
-def upload_url(sync_id: UUID, seq: Seq) -> Response[str]:
+def upload_url(sync_id: PathUuid, seq: Seq) -> Response[str]:
     """A presigned S3 PUT for a chunk too large for a request body."""
     target = ingest.presign_chunk_upload(
         _store(), _caller(sync_id), sync_id, seq, expires_in=settings.presign_expiry_s
@@ -76,7 +88,7 @@ def upload_url(sync_id: UUID, seq: Seq) -> Response[str]:
 
 
 @app.put("/v1/syncs/<sync_id>/commit")
-def commit_sync(sync_id: UUID) -> Response[str]:
+def commit_sync(sync_id: PathUuid) -> Response[str]:
     """Close a sync: its chunk count and the new anchor per sample type."""
     require_json(app)
     accepted = ingest.accept_commit(_store(), _caller(sync_id), sync_id, body_bytes(app))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -15,7 +14,7 @@ from hksync.aws.clients import s3_client
 from hksync.aws.s3 import RawStore
 from hksync.db.connection import connection
 from hksync.db.syncs import SyncRepository
-from hksync.http_api import current_user, http_resolver, json_response
+from hksync.http_api import PathUuid, current_user, http_resolver, json_response
 from hksync.observability import logger, tracer, user_ref
 from hksync.settings import QuerySettings, settings_for
 
@@ -30,7 +29,7 @@ def _caller() -> str:
 
 
 @app.get("/v1/syncs/<sync_id>")
-def get_sync(sync_id: UUID) -> Response[str]:
+def get_sync(sync_id: PathUuid) -> Response[str]:
     """A sync's state and counts: uploaded, processed, failed (with reasons), samples."""
     status = query.sync_status(
         SyncRepository(connection(settings)),

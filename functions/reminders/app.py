@@ -1,26 +1,37 @@
-"""Reminders function: create, list, reschedule and cancel the caller's reminders.
+"""Reminders function: create, list, reschedule and cancel the caller's reminders, and their
+hourly upkeep.
 
 Routes parse the request and call hksync.reminders; the rows live in PostgreSQL and each
 scheduled reminder has one EventBridge Scheduler schedule, whose target is the dispatcher.
+The template's scheduled rule invokes it with ``{"task": "reminder-upkeep"}`` too
+(hksync.reminder_upkeep: missing schedules put back, old ledger rows purged). A failed run
+raises; the next hour's run does the same work, so nothing is retried or dead-lettered.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hksync import reminders
+from hksync import reminder_upkeep, reminders
 from hksync.aws.clients import scheduler_client
 from hksync.aws.scheduler import ReminderSchedules, ScheduleTarget
 from hksync.db.connection import connection
 from hksync.db.reminders import ReminderRepository
-from hksync.http_api import body_bytes, current_user, http_resolver, json_response, require_json
+from hksync.http_api import (
+    PathUuid,
+    body_bytes,
+    current_user,
+    http_resolver,
+    json_response,
+    require_json,
+)
 from hksync.observability import Metric, logger, metrics, record, tracer, user_ref
 from hksync.settings import RemindersSettings, settings_for
 
@@ -74,7 +85,7 @@ def list_reminders() -> Response[str]:
 
 
 @app.put("/v1/reminders/<reminder_id>")
-def reschedule_reminder(reminder_id: UUID) -> Response[str]:
+def reschedule_reminder(reminder_id: PathUuid) -> Response[str]:
     """Give a reminder a new schedule (one-time or recurring)."""
     require_json(app)
     view = reminders.reschedule_reminder(
@@ -85,7 +96,7 @@ def reschedule_reminder(reminder_id: UUID) -> Response[str]:
 
 
 @app.delete("/v1/reminders/<reminder_id>")
-def cancel_reminder(reminder_id: UUID) -> Response[str]:
+def cancel_reminder(reminder_id: PathUuid) -> Response[str]:
     """Cancel a reminder for good; cancelling it again changes nothing."""
     view = reminders.cancel_reminder(_repository(), _schedules(), _caller(), reminder_id)
     logger.info("reminder cancelled", extra={"reminder_id": str(reminder_id)})
@@ -98,4 +109,17 @@ def cancel_reminder(reminder_id: UUID) -> Response[str]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("task") == reminder_upkeep.UPKEEP_TASK:
+        return _upkeep()
     return app.resolve(event, context)
+
+
+def _upkeep() -> dict[str, Any]:
+    report = reminder_upkeep.run_upkeep(
+        _repository(),
+        _schedules(),
+        datetime.now(UTC),
+        retention=timedelta(days=settings.reminder_delivery_retention_days),
+    )
+    logger.info("reminder upkeep", extra=asdict(report))
+    return asdict(report)

@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -236,6 +237,15 @@ class CronExpression:
             day_of_week=_day_of_week(day_of_week),
             years=tuple(sorted(_values(_YEAR, year))),
         )
+
+    def shortest_interval(self) -> timedelta:
+        """The least wall-clock time between two of its occurrences, whatever the day: between
+        two times of one day, or the last of a day and the first of the next (counted even if
+        the next day does not fire, which can only make it shorter)."""
+        times = sorted(hour * 60 + minute for hour in self.hours for minute in self.minutes)
+        gaps = [later - earlier for earlier, later in pairwise(times)]
+        gaps.append(24 * 60 - times[-1] + times[0])
+        return timedelta(minutes=min(gaps))
 
     def fires_on(self, day: date) -> bool:
         """Whether the expression fires at some time of this local calendar day."""

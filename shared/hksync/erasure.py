@@ -4,7 +4,8 @@ What goes: every raw object under the user's prefix (each version and delete mar
 bucket is versioned), every sample and tombstone, sync, chunk-ledger row and anchor, every
 reminder with its deliveries and its EventBridge Scheduler schedule. What stays: the erasure's
 own row (its id, the user id, when it was asked and done, counts): the record that it happened,
-which also keeps late writes of erased data out (0003_erasure.sql).
+and the user's erasure barrier: from the request on, no processor stores anything of the user
+that it read before or while the erasure ran (hksync.processing, 0005_erasure_barrier.sql).
 
 The request only records the erasure and queues it; the work runs in the background
 (:func:`perform_erasure`), because a user's objects may be many more than one API request can
@@ -67,7 +68,7 @@ def erasure_status(erasures: ErasureRepository, user_id: str) -> ErasureView:
     """The caller's latest erasure."""
     erasure = erasures.latest(user_id)
     if erasure is None:
-        raise NotFound("no erasure was requested for this user")
+        raise NotFound("no erasure was requested for this user", field="user")
     return view(erasure)
 
 

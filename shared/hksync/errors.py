@@ -7,15 +7,22 @@ from hksync.contract.field_errors import FieldError
 
 
 class HksyncError(Exception):
-    """Base of every error a client can cause; never a 5xx."""
+    """Base of every error a client can cause; never a 5xx.
+
+    Every error names at least one field: given ``details``, or else ``field`` (the class's
+    own by default) with the message as the reason."""
 
     status: int = 400
     code: str = "bad_request"
+    #: What the error is about when no details are given.
+    field: str = "body"
 
-    def __init__(self, message: str, details: list[FieldError] | None = None) -> None:
+    def __init__(
+        self, message: str, details: list[FieldError] | None = None, *, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
-        self.details = details or []
+        self.details = details or [FieldError(field=field or self.field, reason=message)]
 
 
 class MalformedBody(HksyncError):

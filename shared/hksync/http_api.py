@@ -5,28 +5,59 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any, Final
+from uuid import UUID
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from hksync.codec import decode_body
 from hksync.contract.field_errors import FieldError, field_path
 from hksync.contract.responses import ErrorBody
 from hksync.errors import ChunkTooLarge, HksyncError, MalformedBody, UnsupportedMediaType
 
+#: Content-Encodings a body may have: none, or gzip (decoded by decode_event_body).
+ACCEPTED_ENCODINGS: Final = frozenset({"", "gzip"})
+_CANONICAL_DECIMAL: Final = re.compile(r"0|[1-9][0-9]*")
+_HYPHENATED_UUID: Final = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
 
 class Unauthenticated(HksyncError):
-    status, code = 401, "unauthenticated"
+    status, code, field = 401, "unauthenticated", "Authorization"
 
 
 class RequestInvalid(HksyncError):
     """A path, query or body parameter failed the route's declared types."""
 
     status, code = 422, "validation_failed"
+
+
+def _canonical_decimal(value: Any) -> Any:
+    # Path parameters arrive as text, which pydantic's lax int reads generously ("1_0" is 10,
+    # "+1", "01" and "1.0" are 1): take digits only, without a sign or leading zeros.
+    if isinstance(value, str) and not _CANONICAL_DECIMAL.fullmatch(value):
+        raise ValueError(
+            "must be a decimal integer: digits only, no sign, leading zero or fraction"
+        )
+    return value
+
+
+def _hyphenated_uuid(value: Any) -> Any:
+    # Lax UUID parsing also takes 32 bare hex digits, braces and "urn:uuid:": only the form
+    # the document's "format": "uuid" names is an id here.
+    if isinstance(value, str) and not _HYPHENATED_UUID.fullmatch(value):
+        raise ValueError("must be a UUID in its hyphenated form, 8-4-4-4-12 hex digits")
+    return value
+
+
+#: Integer path parameters: canonical decimal text only.
+PathInt = Annotated[int, BeforeValidator(_canonical_decimal)]
+#: UUID path parameters: the hyphenated form only.
+PathUuid = Annotated[UUID, BeforeValidator(_hyphenated_uuid)]
 
 
 def error_response(error: HksyncError) -> Response[str]:
@@ -50,7 +81,10 @@ def _request_validation_error(error: RequestValidationError) -> Response[str]:
     # Powertools' default 422 body omits "msg", which its own OpenAPI schema requires: answer
     # in our one shape instead. Its locations start with "path", "query" or "body".
     details = [
-        FieldError(field=field_path(tuple(item["loc"])), reason=item.get("msg", item["type"]))
+        FieldError(
+            field=field_path(tuple(item["loc"])),
+            reason=str(item.get("msg", item["type"])).removeprefix("Value error, "),
+        )
         for item in error.errors()
     ]
     summary = "; ".join(f"{detail.field}: {detail.reason}" for detail in details)
@@ -77,11 +111,19 @@ def current_user(app: APIGatewayHttpResolver) -> str:
 
 
 def require_json(app: APIGatewayHttpResolver) -> None:
-    content_type = (app.current_event.headers or {}).get("content-type", "")
+    """A body route's media type: JSON, plain or gzip-encoded; anything else is a 415."""
+    headers = app.current_event.headers or {}
+    content_type = headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != content_types.APPLICATION_JSON:
         raise UnsupportedMediaType(
             f"Content-Type must be application/json (optionally with Content-Encoding: gzip), "
-            f"not {content_type or 'missing'!r}"
+            f"not {content_type or 'missing'!r}",
+            field="Content-Type",
+        )
+    encoding = headers.get("content-encoding", "").strip().lower()
+    if encoding not in ACCEPTED_ENCODINGS:
+        raise UnsupportedMediaType(
+            f"Content-Encoding must be gzip or absent, not {encoding!r}", field="Content-Encoding"
         )
 
 

@@ -10,6 +10,7 @@ The bucket is the durable log of everything uploaded: the database can be rebuil
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, unquote, unquote_plus
@@ -25,7 +26,7 @@ class ChunkKey:
     seq: int
 
     def __str__(self) -> str:
-        return f"{sync_prefix(self.user_id, self.sync_id)}chunks/{self.seq:06d}.json"
+        return f"{chunks_prefix(self.user_id, self.sync_id)}{self.seq:06d}.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,15 @@ def parse_key(key: str) -> ChunkKey | CommitKey | None:
     if name.endswith(".json") and len(digits) == 6 and digits.isdigit():
         return ChunkKey(user_id, sync_id, int(digits))
     return None
+
+
+def chunks_prefix(user_id: str, sync_id: UUID) -> str:
+    return f"{sync_prefix(user_id, sync_id)}chunks/"
+
+
+def chunk_seqs(keys: Iterable[str]) -> set[int]:
+    """The chunk numbers among keys (listed under a sync's chunks prefix)."""
+    return {target.seq for target in map(parse_key, keys) if isinstance(target, ChunkKey)}
 
 
 def key_from_event(raw_key: str) -> str:

@@ -49,6 +49,8 @@ class ReminderScheduler(ScheduleDeleter, Protocol):
 
     def put(self, reminder: Reminder, now: datetime) -> None: ...
 
+    def exists(self, name: str) -> bool: ...
+
 
 class ErasureQueue(Protocol):
     """The queue the erasure worker reads (hksync.aws.sqs.SqsErasureQueue)."""

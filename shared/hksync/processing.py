@@ -16,8 +16,10 @@ from hksync.codec import decode_body
 from hksync.contract.field_errors import FieldError
 from hksync.contract.models import Chunk, StoredCommit
 from hksync.contract.parse import parse_json
+from hksync.db.erasure import ErasureBarrier
 from hksync.db.syncs import SyncRepository, WriteCounts
 from hksync.errors import ContractViolation, HksyncError
+from hksync.ingest import stored_commit
 from hksync.keys import ChunkKey, CommitKey, parse_key
 from hksync.ports import RawObjects
 
@@ -28,6 +30,8 @@ class Outcome(StrEnum):
     FAILED = "failed"  # permanently rejected; the reason is in the ledger
     COMMITTED = "committed"  # a commit was recorded
     MISSING = "missing"  # the object is gone (erased after upload)
+    ERASED = "erased"  # the user's erasure is pending: nothing of theirs is stored
+    BEYOND_COMMIT = "beyond_commit"  # at or beyond the commit's chunk_count: never stored
     IGNORED = "ignored"  # not a chunk or commit key
 
 
@@ -81,6 +85,11 @@ class ObjectResult:
         return self.sync_state == "failed" and self.previous_sync_state != "failed"
 
 
+class _ErasureBarrierMoved(Exception):
+    """An erasure of the user was asked for since the object was read: what was read may be
+    erased data. Raised inside the write transaction (which then writes nothing)."""
+
+
 class ChunkProcessor:
     def __init__(self, store: RawObjects, repository: SyncRepository, *, max_bytes: int) -> None:
         self._store = store
@@ -90,26 +99,51 @@ class ChunkProcessor:
     def process(self, key: str) -> ObjectResult:
         """Brings one raw object into the database; safe to call any number of times."""
         target = parse_key(key)
-        if isinstance(target, ChunkKey):
-            return self._process_chunk(key, target)
-        if isinstance(target, CommitKey):
-            return self._process_commit(key, target)
-        return ObjectResult(key, Outcome.IGNORED)
+        if not isinstance(target, ChunkKey | CommitKey):
+            return ObjectResult(key, Outcome.IGNORED)
+        while True:
+            # Each pass needs a new erasure of the user to fail; while one is pending the next
+            # pass stops at the first barrier read. So this ends after one or two passes.
+            try:
+                if isinstance(target, ChunkKey):
+                    return self._process_chunk(key, target)
+                return self._process_commit(key, target)
+            except _ErasureBarrierMoved:
+                continue  # read the object again: the erasure deletes it, or has
+
+    def _hold_barrier(self, user_id: str, barrier: ErasureBarrier) -> None:
+        """Inside the write transaction: the barrier read before the object must still hold."""
+        if self._repository.erasure_barrier(user_id) != barrier:
+            raise _ErasureBarrierMoved
 
     def _process_chunk(self, key: str, target: ChunkKey) -> ObjectResult:
         repository = self._repository
         # Cheap early exit for redelivered events, before downloading anything.
         if repository.chunk_recorded(target.user_id, target.sync_id, target.seq):
             return ObjectResult(key, Outcome.DUPLICATE, target)
+        barrier = repository.erasure_barrier(target.user_id)
+        if barrier.pending:
+            return ObjectResult(key, Outcome.ERASED, target)
         stored = self._store.get(key)
         if stored is None:
             return ObjectResult(key, Outcome.MISSING, target)
         chunk, failure = self._read_chunk(stored.body, target)
+        count_before = self._chunk_count_known_before(target)
         with repository.transaction():
+            self._hold_barrier(target.user_id, barrier)
             previous = repository.lock_sync(target.user_id, target.sync_id)
             if repository.chunk_recorded(target.user_id, target.sync_id, target.seq):
                 # A concurrent delivery won the race.
                 return ObjectResult(key, Outcome.DUPLICATE, target)
+            count = repository.chunk_count(target.user_id, target.sync_id)
+            if count is None:
+                count = count_before
+            if count is not None and target.seq >= count:
+                # Not part of the sync, whenever it comes (before or after the sync completed,
+                # before or after the commit was processed): nothing of it is written.
+                return ObjectResult(
+                    key, Outcome.BEYOND_COMMIT, target, previous_sync_state=previous
+                )
             counts = WriteCounts()
             if chunk is not None:
                 counts = repository.upsert_samples(
@@ -142,6 +176,16 @@ class ChunkProcessor:
             lag_s=(datetime.now(UTC) - stored.last_modified).total_seconds(),
         )
 
+    def _chunk_count_known_before(self, target: ChunkKey) -> int | None:
+        """The chunk_count in the database, or else in the commit already in the bucket (its
+        event may come after this chunk's): so that a chunk uploaded after its sync's commit
+        is judged by that commit, whichever of the two is processed first."""
+        count = self._repository.chunk_count(target.user_id, target.sync_id)
+        if count is not None:
+            return count
+        commit = stored_commit(self._store, target.user_id, target.sync_id)
+        return commit.chunk_count if commit else None
+
     def _read_chunk(self, body: bytes, target: ChunkKey) -> tuple[Chunk | None, HksyncError | None]:
         """The validated chunk, or why it can never be stored (permanent: not retried)."""
         try:
@@ -161,14 +205,18 @@ class ChunkProcessor:
         return chunk, None
 
     def _process_commit(self, key: str, target: CommitKey) -> ObjectResult:
+        repository = self._repository
+        barrier = repository.erasure_barrier(target.user_id)
+        if barrier.pending:
+            return ObjectResult(key, Outcome.ERASED, target)
         stored = self._store.get(key)
         if stored is None:
             return ObjectResult(key, Outcome.MISSING, target)
         # Written by the ingest function after validation, so a parse error here is a bug or
         # tampering: let it raise, retry and land in the dead-letter queue.
         commit = StoredCommit.model_validate_json(stored.body)
-        repository = self._repository
         with repository.transaction():
+            self._hold_barrier(target.user_id, barrier)
             previous = repository.lock_sync(target.user_id, target.sync_id)
             repository.record_commit(
                 target.user_id,

@@ -14,22 +14,27 @@ from hksync.contract.responses import (
 )
 from hksync.db.syncs import SyncRepository
 from hksync.errors import NotFound
-from hksync.keys import sync_prefix
+from hksync.keys import chunk_seqs, chunks_prefix
 from hksync.ports import RawObjects
 
 
 def sync_status(
     repository: SyncRepository, store: RawObjects, user_id: str, sync_id: UUID
 ) -> SyncStatusView:
-    uploaded = len(store.keys(f"{sync_prefix(user_id, sync_id)}chunks/"))
+    """The sync as the app sees it. A committed sync some of whose chunks were never uploaded
+    (refused at upload, or never sent) says so at once, as ``incomplete`` with the missing
+    chunks, rather than waiting for ever."""
+    uploaded_seqs = chunk_seqs(store.keys(chunks_prefix(user_id, sync_id)))
+    uploaded = len(uploaded_seqs)
     status = repository.sync_status(user_id, sync_id)
     if status is None:
         if uploaded == 0:
-            raise NotFound(f"no sync {sync_id} for this user")
+            raise NotFound(f"no sync {sync_id} for this user", field="sync_id")
         return SyncStatusView(
             sync_id=sync_id,
             state="uploading",
             chunk_count=None,
+            missing_chunks=[],
             chunks_uploaded=uploaded,
             chunks_processed=0,
             chunks_failed=0,
@@ -39,10 +44,16 @@ def sync_status(
             completed_at=None,
         )
     failed = repository.failed_chunks(user_id, sync_id) if status.chunks_failed else []
+    missing = (
+        sorted(set(range(status.chunk_count)) - uploaded_seqs)
+        if status.state == "committed" and status.chunk_count is not None
+        else []
+    )
     return SyncStatusView(
         sync_id=sync_id,
-        state=status.state,
+        state="incomplete" if missing else status.state,
         chunk_count=status.chunk_count,
+        missing_chunks=missing,
         chunks_uploaded=uploaded,
         chunks_processed=status.chunks_processed,
         chunks_failed=status.chunks_failed,

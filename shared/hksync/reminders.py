@@ -24,7 +24,12 @@ from zoneinfo import ZoneInfo
 from hksync.aws.scheduler import schedule_name
 from hksync.contract.field_errors import FieldError
 from hksync.contract.parse import parse_json
-from hksync.contract.reminders import CreateReminder, ReminderSchedule, RescheduleReminder
+from hksync.contract.reminders import (
+    MIN_RECURRING_INTERVAL,
+    CreateReminder,
+    ReminderSchedule,
+    RescheduleReminder,
+)
 from hksync.contract.responses import ReminderList, ReminderView
 from hksync.cron import CronExpression, local_instant
 from hksync.db.reminders import NewReminder, Reminder, ReminderRepository
@@ -33,7 +38,8 @@ from hksync.ports import ReminderScheduler
 
 #: How far ahead a reminder may first fire ("hours to weeks ahead", with room to spare).
 MAX_LEAD_TIME: Final = timedelta(days=90)
-#: Scheduler fires with one-minute precision: anything sooner is as good as now.
+#: Scheduler fires with one-minute precision: anything sooner is as good as now. A one-time
+#: reminder sooner than this is refused; a recurring one starts at its first occurrence after it.
 MIN_LEAD_TIME: Final = timedelta(minutes=1)
 
 
@@ -64,11 +70,27 @@ def _refuse(field: str, reason: str) -> ContractViolation:
     return ContractViolation([FieldError(field=field, reason=reason)])
 
 
+#: No zone is more than a day from UTC: a wall-clock time further than this from the window's
+#: local edges is outside the window in every zone.
+_ANY_ZONE_OFFSET: Final = timedelta(days=1)
+
+
+def _within_reach(local_at: datetime, zone: ZoneInfo, now: datetime) -> None:
+    """Refuses a one-time ``at`` far outside the window on its wall-clock value alone, before
+    it is resolved to an instant: near year 1 or 9999 that would overflow datetime's range."""
+    local_now = now.astimezone(zone).replace(tzinfo=None)
+    if local_at < local_now - _ANY_ZONE_OFFSET:
+        raise _refuse("at", f"is in the past ({local_at.isoformat()} is before now)")
+    if local_at > local_now + MAX_LEAD_TIME + _ANY_ZONE_OFFSET:
+        raise _refuse("at", f"is more than {MAX_LEAD_TIME.days} days ahead")
+
+
 def resolve_schedule(request: ReminderSchedule, now: datetime) -> ResolvedSchedule:
     """Turns a valid request into instants, refusing (422) what is past, skipped by the clocks,
     never firing, or too far ahead."""
     zone = ZoneInfo(request.time_zone)
     if request.at is not None:
+        _within_reach(request.at, zone, now)
         fire_at = local_instant(request.at, zone)
         if fire_at is None:
             raise _refuse(
@@ -76,18 +98,27 @@ def resolve_schedule(request: ReminderSchedule, now: datetime) -> ResolvedSchedu
                 f"{request.at.isoformat()} does not exist in {request.time_zone}: "
                 "the clocks skip it (daylight saving time)",
             )
+        if fire_at <= now:
+            raise _refuse("at", f"is in the past ({fire_at.isoformat()} is before now)")
+        if fire_at < now + MIN_LEAD_TIME:
+            raise _refuse("at", "is less than a minute ahead")
         field, first = "at", fire_at
     else:
         assert request.cron is not None  # the contract guarantees one of the two
         fire_at = None
-        found = CronExpression.parse(request.cron).next_after(zone, now)
+        expression = CronExpression.parse(request.cron)
+        interval = expression.shortest_interval()
+        if interval < MIN_RECURRING_INTERVAL:
+            raise _refuse(
+                "cron",
+                f"fires {_minutes(interval)} apart at the closest; recurring reminders fire at "
+                f"most every {_minutes(MIN_RECURRING_INTERVAL)}",
+            )
+        # An occurrence less than MIN_LEAD_TIME away may be missed: the first is the next one.
+        found = expression.next_after(zone, now + MIN_LEAD_TIME)
         if found is None:
             raise _refuse("cron", "never fires after now")
         field, first = "cron", found
-    if first <= now:
-        raise _refuse(field, f"is in the past ({first.isoformat()} is before now)")
-    if first < now + MIN_LEAD_TIME:
-        raise _refuse(field, "is less than a minute ahead")
     if first > now + MAX_LEAD_TIME:
         raise _refuse(
             field,
@@ -100,6 +131,11 @@ def resolve_schedule(request: ReminderSchedule, now: datetime) -> ResolvedSchedu
         cron=request.cron,
         next_fire_at=first,
     )
+
+
+def _minutes(interval: timedelta) -> str:
+    minutes = int(interval.total_seconds() // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def view(reminder: Reminder) -> ReminderView:
@@ -138,7 +174,7 @@ def create_reminder(
     case the first attempt stopped before that); a different content under the same id is a
     409, because reminders change through PUT, not by creating them again.
     """
-    request = parse_json(CreateReminder, body)
+    request = parse_json(CreateReminder, body).root
     existing = repository.get(user_id, request.reminder_id)
     if existing is None:
         resolved = resolve_schedule(request, now)
@@ -161,7 +197,8 @@ def create_reminder(
     ) != (request.kind, request.title, request.time_zone, request.at, request.cron):
         raise ReminderConflict(
             f"reminder {request.reminder_id} already exists with a different kind, title or "
-            "schedule; change it with PUT /v1/reminders/{reminder_id}"
+            "schedule; change it with PUT /v1/reminders/{reminder_id}",
+            field="reminder_id",
         )
     if _is_live(existing, now):
         schedules.put(existing, now)
@@ -181,13 +218,15 @@ def reschedule_reminder(
     now: datetime,
 ) -> ReminderView:
     """Gives the reminder a new schedule (a delivered one-time reminder fires again)."""
-    request = parse_json(RescheduleReminder, body)
+    request = parse_json(RescheduleReminder, body).root
     resolved = resolve_schedule(request, now)
     current = repository.get(user_id, reminder_id)
     if current is None:
-        raise NotFound(f"no reminder {reminder_id} for this user")
+        raise NotFound(f"no reminder {reminder_id} for this user", field="reminder_id")
     if current.state == "cancelled":
-        raise ReminderConflict(f"reminder {reminder_id} is cancelled; create a new one")
+        raise ReminderConflict(
+            f"reminder {reminder_id} is cancelled; create a new one", field="reminder_id"
+        )
     unchanged = current.state == "scheduled" and (
         current.time_zone,
         current.local_at,
@@ -198,7 +237,9 @@ def reschedule_reminder(
             user_id, reminder_id, resolved.row(current.kind, current.title)
         )
         if updated is None:  # cancelled meanwhile
-            raise ReminderConflict(f"reminder {reminder_id} is cancelled; create a new one")
+            raise ReminderConflict(
+                f"reminder {reminder_id} is cancelled; create a new one", field="reminder_id"
+            )
         current = updated
     schedules.put(current, now)
     return view(current)
@@ -210,6 +251,6 @@ def cancel_reminder(
     """Cancels the reminder for good and deletes its schedule; repeating it changes nothing."""
     cancelled = repository.cancel(user_id, reminder_id)
     if cancelled is None:
-        raise NotFound(f"no reminder {reminder_id} for this user")
+        raise NotFound(f"no reminder {reminder_id} for this user", field="reminder_id")
     schedules.delete(cancelled.schedule_name)
     return view(cancelled)

@@ -135,6 +135,9 @@ class RemindersSettings(DatabaseSettings):
     )
     #: 0: fire at the minute (FlexibleTimeWindow OFF); n: anywhere within n minutes after it.
     reminder_flexible_window_minutes: int = Field(default=0, ge=0, le=1440)
+    #: How long a published occurrence's ledger row is kept (hksync.reminder_upkeep); at least
+    #: the day Scheduler and Lambda may still retry an occurrence.
+    reminder_delivery_retention_days: int = Field(default=90, ge=1, le=3650)
 
 
 class DispatcherSettings(DatabaseSettings):

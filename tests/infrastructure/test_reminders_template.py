@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hksync.contract.reminders import ReminderOccurrence
+from hksync.reminder_upkeep import UPKEEP_TASK
 from tests.infrastructure.template import (
     EVENTS_DIR,
     PLACEHOLDER,
@@ -141,6 +142,7 @@ def test_the_reminders_function_manages_only_its_groups_schedules(cfn: dict[str,
         ("scheduler:CreateSchedule", _json(schedules)),
         ("scheduler:UpdateSchedule", _json(schedules)),
         ("scheduler:DeleteSchedule", _json(schedules)),
+        ("scheduler:GetSchedule", _json(schedules)),
         ("iam:PassRole", _json(SCHEDULER_ROLE_ARN)),
     }
     (pass_role,) = [s for s in allows(documents) if s["Action"] == "iam:PassRole"]
@@ -227,3 +229,11 @@ def test_the_dispatcher_event_is_an_occurrence_of_the_create_events_reminder() -
     assert str(occurrence.reminder_id) == body["reminder_id"]
     assert occurrence.user_id == create["requestContext"]["authorizer"]["jwt"]["claims"]["sub"]
     assert occurrence.revision == 1
+
+
+def test_the_reminders_upkeep_runs_every_hour(sam: dict[str, Any]) -> None:
+    """hksync.reminder_upkeep: reconcile missing schedules, purge old ledger rows."""
+    upkeep = sam["Resources"]["RemindersFunction"]["Properties"]["Events"]["Upkeep"]
+    assert upkeep["Type"] == "Schedule"
+    assert upkeep["Properties"]["Schedule"] == "rate(1 hour)"
+    assert json.loads(upkeep["Properties"]["Input"]) == {"task": UPKEEP_TASK}

@@ -463,6 +463,7 @@ def test_function_permissions_are_least_privilege(sam: dict[str, Any], mode: str
     assert _grants(deployed, resolve, "IngestFunction") == {
         ("s3:PutObject", objects),
         ("s3:GetObject", objects),
+        ("s3:ListBucket", bucket),
         ("kms:GenerateDataKey", key, "s3"),
         ("kms:Decrypt", key, "s3"),
     }

@@ -204,19 +204,12 @@ def test_nothing_erased_comes_back_and_a_returning_user_starts_afresh(
     REFERENCE.upload(pipeline)
     objects = pipeline.pending()
     pipeline.deliver(objects)
-    first_chunk = REFERENCE.sync("A").chunks[0]
-    body = json.dumps(first_chunk).encode()
-    uploaded_before = datetime.now(UTC) - timedelta(minutes=1)
     erased = accounts.erase(ALICE).body
     accounts.run_worker()
 
     # Late S3 events for erased objects: the objects are gone, nothing is stored.
     late = pipeline.deliver(objects)
-    # A processor that read its object before the erasure and writes after it: refused.
-    processor = ChunkProcessor(_StoreOf(body, uploaded_before), SyncRepository(db), max_bytes=10**6)
-    with pytest.raises(psycopg.errors.RaiseException, match="erasure was requested"):
-        processor.process(f"{user_prefix(ALICE)}{REFERENCE.sync('A').sync_id}/chunks/000000.json")
-    rows_after_late_writes = _rows_of(db, ALICE)
+    rows_after_late_events = _rows_of(db, ALICE)
     # Alice comes back and syncs again: new uploads are hers to keep.
     again = accounts.erase(ALICE)
     accounts.run_worker()
@@ -225,20 +218,83 @@ def test_nothing_erased_comes_back_and_a_returning_user_starts_afresh(
     pipeline.deliver(obj for obj in objects if REFERENCE.name_of(obj.key).startswith("A"))
 
     assert {result["outcome"] for result in late} == {"missing"}
-    assert rows_after_late_writes == dict.fromkeys(USER_TABLES, 0)
+    assert rows_after_late_events == dict.fromkeys(USER_TABLES, 0)
     assert again.body["erasure_id"] != erased["erasure_id"]  # the first one was complete
     assert _rows_of(db, ALICE)["health_samples"] == 32
     assert _rows_of(db, ALICE)["sync_sessions"] == 1
 
 
-class _StoreOf(RawStore):
-    """A raw store that still returns an object the erasure has deleted since."""
+class _StoreThatPausesAfterReading(RawStore):
+    """The real raw store (moto S3) that, the first time it has read an object, stops there
+    until the test lets it go on: a processor holding the object, not yet writing."""
 
-    def __init__(self, body: bytes, last_modified: datetime) -> None:
-        self._object = StoredObject(body, last_modified)
+    def __init__(self, store: RawStore) -> None:
+        super().__init__(boto3.client("s3"), store.bucket)
+        self.has_read = threading.Event()
+        self.go_on = threading.Event()
 
     def get(self, key: str) -> StoredObject | None:
-        return self._object
+        found = super().get(key)
+        if not self.has_read.is_set():
+            self.has_read.set()
+            assert self.go_on.wait(timeout=30), "the test never let the processor go on"
+        return found
+
+
+#: Where the erasure is when the paused processor, holding its object, goes on to write.
+ERASURE_STAGES = ("asked_before_the_read", "pending", "complete")
+
+
+@pytest.mark.parametrize("kind", ["chunk", "commit"])
+@pytest.mark.parametrize("stage", ERASURE_STAGES)
+def test_an_object_read_before_or_during_the_erasure_is_never_stored_after_it(
+    accounts: Account, database_url: str, db: psycopg.Connection, stage: str, kind: str
+) -> None:
+    """The race of issue 16, driven step by step: a processor on a connection of its own
+    reads the user's object (uploaded in the same second as the erasure request), stops, the
+    erasure gets as far as ``stage``, then the processor goes on. Whatever the stage, nothing
+    of the user is in the database once the erasure is complete. Five trials per stage and
+    kind: the interleaving is fixed, the clock's second boundaries are not."""
+    pipeline = accounts.pipeline
+    for _trial in range(5):
+        sync_id = uuid.uuid4()
+        assert pipeline.put_chunk(ALICE, chunk(sync_id, 0, heart_rates(20))).status == 202
+        assert pipeline.commit(ALICE, sync_id, commit(1)).status == 202
+        key = next(
+            obj.key
+            for obj in pipeline.pending()
+            if obj.key.endswith("commit.json") == (kind == "commit")
+        )
+        store = _StoreThatPausesAfterReading(RawStore(boto3.client("s3"), TEST_BUCKET))
+        results: list[str] = []
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            processor = ChunkProcessor(store, SyncRepository(conn), max_bytes=10**6)
+            if stage == "asked_before_the_read":
+                accounts.erase(ALICE)
+            worker = threading.Thread(target=_process_into, args=(processor, key, results))
+            worker.start()
+            if stage != "asked_before_the_read":
+                assert store.has_read.wait(timeout=30)
+                accounts.erase(ALICE)
+                if stage == "complete":
+                    accounts.run_worker()
+            store.go_on.set()
+            worker.join(timeout=30)
+            assert not worker.is_alive()
+        accounts.run_worker()
+
+        assert accounts.erasure(ALICE).body["state"] == "complete"
+        assert _rows_of(db, ALICE) == dict.fromkeys(USER_TABLES, 0), (stage, kind, results)
+        assert _versions(ALICE) == 0
+        # Not an error either (which Lambda would retry): a decision, taken at once.
+        assert results in (["erased"], ["missing"]), (stage, kind, results)
+
+
+def _process_into(processor: ChunkProcessor, key: str, results: list[str]) -> None:
+    try:
+        results.append(processor.process(key).outcome)
+    except psycopg.Error as error:
+        results.append(type(error).__name__)
 
 
 def test_the_erasure_waits_for_a_processor_writing_for_the_user_then_deletes_its_rows(

@@ -11,15 +11,15 @@ docs/reliability.md lists the scenarios and what each proves.
 from __future__ import annotations
 
 import random
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
 import psycopg
 import pytest
 
+from hksync_tools.local.functions import load_handler
 from hksync_tools.local.notifier import CreatedObject
 from tests.support.builders import HEART_RATE, STEPS
 from tests.support.faults import (
@@ -29,7 +29,7 @@ from tests.support.faults import (
     wait_for,
     worker_backends,
 )
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import FUNCTIONS, Pipeline
 from tests.support.reference import REFERENCE, counter_problems, read_state
 
 #: Processor processes working on the same user at once.
@@ -306,6 +306,65 @@ def test_postgres_crashing_during_a_run_fails_loudly_and_the_retries_complete(
         conn.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions")
 
 
+@pytest.mark.slow
+def test_warm_functions_answer_after_a_database_restart_without_a_5xx(
+    restartable_postgres: RestartablePostgres,
+    served_on_restartable: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every function that reaches the database, warm (its connection open), then the server
+    restarted under it: the next call answers as if nothing happened. Issue 16: before, each
+    warm function answered one 500, its connection replaced only after it failed."""
+    from hksync.settings import settings_for
+
+    pipeline = served_on_restartable
+    for name, value in {
+        "ERASURE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/erasure",
+        "REMINDER_SCHEDULE_GROUP": "hksync-reminders-test",
+        "DISPATCHER_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:dispatcher",
+        "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/reminder-scheduler",
+        "REMINDER_DLQ_ARN": "arn:aws:sqs:us-east-1:123456789012:reminder-dlq",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings_for.cache_clear()
+    account = load_handler(FUNCTIONS / "account", "app.handler")
+    reminders = load_handler(FUNCTIONS / "reminders", "app.handler")
+    REFERENCE.upload(pipeline)
+    objects = pipeline.pending()
+    user, sync_id = REFERENCE.user, REFERENCE.sync("A").sync_id
+    calls: dict[str, Callable[[], int]] = {
+        "GET /v1/syncs/{sync_id}": lambda: pipeline.status(user, sync_id).status,
+        "GET /v1/anchors": lambda: pipeline.anchors(user).status,
+        "GET /v1/me/erasure": lambda: (
+            pipeline.call(account, "GET", "/v1/me/erasure", {}, user=user).status
+        ),
+        "GET /v1/reminders": lambda: (
+            pipeline.call(reminders, "GET", "/v1/reminders", {}, user=user).status
+        ),
+        "processor": lambda: len(pipeline.deliver(objects[:1])),
+    }
+    warm = {name: call() for name, call in calls.items()}
+
+    after_restart = {}
+    for name, call in calls.items():
+        restartable_postgres.crash()
+        restartable_postgres.start()
+        after_restart[name] = call()  # raises (a 500 from Lambda) if the stale one is used
+    pipeline.deliver(objects)
+
+    assert after_restart == warm
+    assert warm == {
+        "GET /v1/syncs/{sync_id}": 200,
+        "GET /v1/anchors": 200,
+        "GET /v1/me/erasure": 404,
+        "GET /v1/reminders": 200,
+        "processor": 1,
+    }
+    with psycopg.connect(restartable_postgres.url, autocommit=True) as conn:
+        _assert_reference_state(conn)
+        conn.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions")
+
+
 # --- one connection, many objects (hksync ops replays a whole dead-letter queue on one) ------
 
 
@@ -314,25 +373,25 @@ def test_a_chunk_whose_transaction_failed_does_not_break_the_next_on_the_same_co
 ) -> None:
     from hksync.aws.clients import s3_client
     from hksync.aws.s3 import RawStore
-    from hksync.db.erasure import ErasureRepository
     from hksync.db.syncs import SyncRepository
     from hksync.processing import ChunkProcessor
 
     REFERENCE.upload(served)
     named = _by_name(served.pending())
-    # The first object the connection processes fails inside its transaction (here: its user
-    # asked to be erased after uploading it, which the database refuses; S3 times objects to
-    # the second, so the request is made in the next one).
-    time.sleep(1.1)
-    ErasureRepository(db).request(REFERENCE.user)
     other = served.put_chunk("another-user", REFERENCE.sync("A").chunks[0])
     assert other.status == 202
     with psycopg.connect(database_url, autocommit=True) as conn:
         processor = ChunkProcessor(
             RawStore(s3_client(), served.bucket), SyncRepository(conn), max_bytes=10**7
         )
-        with pytest.raises(psycopg.errors.RaiseException):
-            processor.process(named["A0"].key)
+        # The first object the connection processes fails inside its transaction, after its
+        # samples went to the staging table: the chunk ledger is locked by another session,
+        # and the processor's connection gives up waiting for it.
+        conn.execute("SET lock_timeout = '200ms'")
+        with db.transaction():
+            db.execute("LOCK TABLE sync_chunks IN EXCLUSIVE MODE")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                processor.process(named["A0"].key)
         result = processor.process(named["A0"].key.replace(REFERENCE.user, "another-user"))
 
     assert result.outcome == "stored"

@@ -220,3 +220,138 @@ def test_upload_url_is_signed_for_the_callers_own_chunk_key(pipeline: Pipeline) 
     assert f"/raw/alice/{sync_id}/chunks/000007.json?" in result.body["url"]
     assert "if-none-match" in result.body["url"].lower()
     assert result.body["headers"] == {"Content-Type": "application/json", "If-None-Match": "*"}
+
+
+def test_a_sync_is_its_chunks_below_chunk_count_and_nothing_else(pipeline: Pipeline) -> None:
+    """One rule for chunk_count (issue 16): once the commit is stored, a chunk (or upload URL)
+    at or beyond its chunk_count is refused; a commit is refused while such a chunk is stored.
+    Chunks below it, and retries, are taken as ever. Every refusal names the field."""
+    committed, early = uuid.uuid4(), uuid.uuid4()
+    first = chunk(committed, 0, heart_rates(2))
+    assert pipeline.put_chunk("alice", first).status == 202
+    assert pipeline.commit("alice", committed, commit(2)).status == 202
+    beyond = pipeline.put_chunk("alice", chunk(committed, 2, heart_rates(2)))
+    beyond_url = pipeline.upload_url("alice", committed, 5)
+    below = pipeline.put_chunk("alice", chunk(committed, 1, heart_rates(2)))
+    retry = pipeline.put_chunk("alice", first)
+    for seq in (0, 1):
+        assert pipeline.put_chunk("alice", chunk(early, seq, heart_rates(2))).status == 202
+    too_few = pipeline.commit("alice", early, commit(1))
+
+    assert (beyond.status, beyond_url.status, below.status) == (409, 409, 202)
+    assert (retry.status, retry.body["created"]) == (202, False)
+    assert [detail["field"] for detail in beyond.body["details"]] == ["seq"]
+    assert [detail["field"] for detail in beyond_url.body["details"]] == ["seq"]
+    assert too_few.status == 409
+    assert [detail["field"] for detail in too_few.body["details"]] == ["chunk_count"]
+    assert "chunk(s) 1" in too_few.body["message"]
+    assert f"raw/alice/{committed}/chunks/000002.json" not in _stored_keys()
+    assert f"raw/alice/{early}/commit.json" not in _stored_keys()
+
+
+@pytest.mark.parametrize("seq", ["1_0", "+1", "01", "1.0", "-0", " 1", "1e1", "٣"])
+def test_a_seq_that_is_not_a_canonical_decimal_is_422_naming_it(
+    pipeline: Pipeline, seq: str
+) -> None:
+    """Issue 16: seq 1_0 was read as 10, and +1, 01, 1.0 as 1 (pydantic's lax int)."""
+    sync_id = uuid.uuid4()
+    params = {"sync_id": str(sync_id), "seq": seq}
+    body = json.dumps(chunk(sync_id, 1, heart_rates(1))).encode()
+    answers = [
+        pipeline.call(
+            pipeline.ingest, "PUT", "/v1/syncs/{sync_id}/chunks/{seq}", params, user="a", body=body
+        ),
+        pipeline.call(
+            pipeline.ingest, "POST", "/v1/syncs/{sync_id}/chunks/{seq}/upload-url", params, user="a"
+        ),
+    ]
+
+    for answer in answers:
+        assert answer.status == 422, answer.body
+        assert [detail["field"] for detail in answer.body["details"]] == ["path.seq"]
+        assert "decimal" in answer.body["details"][0]["reason"]
+    assert _stored_keys() == []
+
+
+@pytest.mark.parametrize(
+    "sync_id",
+    [
+        "6f3a241731754cab9b5f000000000009",
+        "{6f3a2417-3175-4cab-9b5f-000000000009}",
+        "urn:uuid:6f3a2417-3175-4cab-9b5f-000000000009",
+    ],
+)
+def test_a_sync_id_in_another_form_than_the_hyphenated_one_is_422(
+    pipeline: Pipeline, sync_id: str
+) -> None:
+    canonical = uuid.UUID(sync_id)
+    body = json.dumps(chunk(canonical, 0, heart_rates(1))).encode()
+
+    answer = pipeline.call(
+        pipeline.ingest,
+        "PUT",
+        "/v1/syncs/{sync_id}/chunks/{seq}",
+        {"sync_id": sync_id, "seq": "0"},
+        user="a",
+        body=body,
+    )
+
+    assert answer.status == 422, answer.body
+    assert [detail["field"] for detail in answer.body["details"]] == ["path.sync_id"]
+
+
+def test_an_unknown_content_encoding_is_415_naming_the_header(pipeline: Pipeline) -> None:
+    """Issue 16: Content-Encoding: AAA was accepted with 202."""
+    sync_id = uuid.uuid4()
+
+    answer = pipeline.put_chunk("a", chunk(sync_id, 0, heart_rates(1)))
+    odd = pipeline.call(
+        pipeline.ingest,
+        "PUT",
+        "/v1/syncs/{sync_id}/chunks/{seq}",
+        {"sync_id": str(sync_id), "seq": "1"},
+        user="a",
+        body=json.dumps(chunk(sync_id, 1, heart_rates(1))).encode(),
+        headers={"content-encoding": "AAA"},
+    )
+
+    assert answer.status == 202
+    assert (odd.status, odd.body["error"]) == (415, "unsupported_media_type")
+    assert [detail["field"] for detail in odd.body["details"]] == ["Content-Encoding"]
+    assert f"raw/a/{sync_id}/chunks/000001.json" not in _stored_keys()
+
+
+def test_every_error_names_a_field_400_409_and_415_too(pipeline: Pipeline) -> None:
+    """Issue 16: 400, 409 and 415 answers carried no details."""
+    sync_id = uuid.uuid4()
+    first = chunk(sync_id, 0, heart_rates(1))
+    assert pipeline.put_chunk("a", first).status == 202
+    answers = {
+        "not json": pipeline.put_chunk("a", first, body=b"{not json"),
+        "bad gzip": pipeline.put_chunk("a", first, body=gzip.compress(b"{}")[:-4] + b"xx"),
+        "conflict": pipeline.put_chunk("a", chunk(sync_id, 0, heart_rates(1))),
+        "csv": pipeline.call(
+            pipeline.ingest,
+            "PUT",
+            "/v1/syncs/{sync_id}/commit",
+            {"sync_id": str(sync_id)},
+            user="a",
+            body=b"{}",
+            headers={"content-type": "text/csv"},
+        ),
+        "unknown sync": pipeline.status("a", uuid.uuid4()),
+        "no user": pipeline.put_chunk(None, first),  # type: ignore[arg-type]
+    }
+
+    statuses = {name: answer.status for name, answer in answers.items()}
+    assert statuses == {
+        "not json": 400,
+        "bad gzip": 400,
+        "conflict": 409,
+        "csv": 415,
+        "unknown sync": 404,
+        "no user": 401,
+    }
+    for name, answer in answers.items():
+        assert answer.body["details"], name
+        assert all(detail["field"] and detail["reason"] for detail in answer.body["details"])

@@ -355,3 +355,45 @@ def test_unrelated_keys_and_test_events_are_ignored(
 
     assert pipeline.processor(test_event, FakeLambdaContext("processor")) == {"results": []}
     assert _rows(db) == []
+
+
+def test_a_refused_chunk_fails_its_sync_at_once_before_the_commit(
+    pipeline: Pipeline, db: psycopg.Connection
+) -> None:
+    """Issue 16: a sync with a refused chunk waited (receiving, then committed) although it
+    can never complete: the chunk is immutable. It is failed as soon as the chunk is refused."""
+    sync_id = uuid.uuid4()
+    bad_sample = {**heart_rate(), "value": -5}
+    boto3.client("s3").put_object(  # a presigned upload: no API validation
+        Bucket=TEST_BUCKET,
+        Key=f"raw/alice/{sync_id}/chunks/000000.json",
+        Body=json.dumps(chunk(sync_id, 0, [bad_sample])).encode(),
+    )
+
+    pipeline.drain()
+
+    status = pipeline.status("alice", sync_id).body
+    assert (status["state"], status["chunk_count"]) == ("failed", None)
+    assert [failed["seq"] for failed in status["failed_chunks"]] == [0]
+
+
+def test_a_committed_sync_with_a_chunk_never_uploaded_says_incomplete_until_it_is(
+    pipeline: Pipeline, db: psycopg.Connection
+) -> None:
+    """Issue 16: a chunk refused at upload (422) left its committed sync waiting for ever,
+    with nothing to tell the app. The status names the missing chunk at once."""
+    sync_id = uuid.uuid4()
+    assert pipeline.put_chunk("alice", chunk(sync_id, 0, heart_rates(3))).status == 202
+    refused = chunk(sync_id, 1, [{**heart_rate(), "value": -5}])
+    assert pipeline.put_chunk("alice", refused).status == 422
+    assert pipeline.put_chunk("alice", chunk(sync_id, 2, heart_rates(3))).status == 202
+    assert pipeline.commit("alice", sync_id, commit(3)).status == 202
+    pipeline.drain()
+
+    waiting = pipeline.status("alice", sync_id).body
+    assert pipeline.put_chunk("alice", chunk(sync_id, 1, [heart_rate()])).status == 202
+    pipeline.drain()
+    done = pipeline.status("alice", sync_id).body
+
+    assert (waiting["state"], waiting["missing_chunks"]) == ("incomplete", [1])
+    assert (done["state"], done["missing_chunks"]) == ("complete", [])

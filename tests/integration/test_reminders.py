@@ -22,6 +22,8 @@ import boto3
 import psycopg
 import pytest
 from botocore.exceptions import ReadTimeoutError
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from hksync.aws.scheduler import schedule_name
 from hksync.aws.sns import ReminderTopic
@@ -362,8 +364,8 @@ def test_a_user_cannot_list_change_or_cancel_another_users_reminders(
         pytest.param(
             {"at": None, "cron": "0 8 1 1 ? 2099"}, "cron", "more than 90 days", id="far-cron"
         ),
-        pytest.param({"cron": "0 8 * * ? *"}, "cron", "not both", id="both"),
-        pytest.param({"at": None}, "cron", "give at", id="neither"),
+        pytest.param({"cron": "0 8 * * ? *"}, "body", "not both", id="both"),
+        pytest.param({"at": None}, "body", "either at", id="neither"),
         pytest.param({"title": ""}, "title", "at least 1 character", id="empty-title"),
         pytest.param({"kind": "alarm"}, "kind", "medication", id="kind"),
         pytest.param({"reminder_id": "r-1"}, "reminder_id", "must be a UUID", id="reminder-id"),
@@ -390,6 +392,45 @@ def test_invalid_reminders_are_422_naming_the_field(
     assert reason in result.body["details"][0]["reason"]
     assert db.execute("SELECT count(*) FROM reminders").fetchone() == (0,)
     assert reminders.schedules() == []
+
+
+#: Zones at both ends of the offset range (UTC+14, UTC-12).
+FAR_EAST, FAR_WEST = ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Etc/GMT+12")
+
+
+def test_any_local_time_is_a_4xx_or_a_schedule_on_create_and_reschedule(
+    reminders: ReminderDriver,
+) -> None:
+    """Issue 16: an ``at`` near year 1 or 9999 answered 500 (an OverflowError resolving it),
+    on POST and PUT. Every local date-time the contract accepts, in the zones furthest from
+    UTC: 201/200 or 422 naming ``at``, never a 5xx."""
+    existing = recurring("0 8 * * ? *")
+    assert reminders.create("alice", existing).status == 201
+
+    @settings(max_examples=40, deadline=None, derandomize=True)
+    @given(
+        at=st.one_of(
+            st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59)),
+            st.datetimes(
+                min_value=datetime.now() - timedelta(days=2),
+                max_value=datetime.now() + timedelta(days=95),
+            ),
+        ),
+        zone=st.sampled_from([FAR_EAST, FAR_WEST]),
+    )
+    @example(at=datetime(1, 1, 1), zone=FAR_EAST)
+    @example(at=datetime(9999, 12, 31, 23, 59), zone=FAR_WEST)
+    def answers_4xx_or_schedules(at: datetime, zone: ZoneInfo) -> None:
+        schedule = {"time_zone": zone.key, "at": at.replace(microsecond=0).isoformat()}
+        created = reminders.create("alice", {**one_time(at, zone), **schedule})
+        moved = reminders.reschedule("alice", existing["reminder_id"], schedule)
+        for answer, accepted in ((created, 201), (moved, 200)):
+            assert answer.status in (accepted, 422), answer.body
+            if answer.status == 422:
+                assert [detail["field"] for detail in answer.body["details"]] == ["at"]
+        assert (created.status == 201) == (moved.status == 200)
+
+    answers_4xx_or_schedules()
 
 
 def test_same_id_different_content_is_409(reminders: ReminderDriver) -> None:
@@ -532,3 +573,92 @@ def test_every_answer_of_the_reminders_api_matches_the_document(
     ]
 
     assert statuses == [201, 200, 409, 422, 201, 200, 200, 404, 200, 409, 404]
+
+
+# ------------------------------------------------------------------------------------------
+# Upkeep (the hourly job): missing schedules put back, the ledger's retention
+# ------------------------------------------------------------------------------------------
+def test_the_upkeep_puts_back_the_missing_schedule_of_every_live_reminder(
+    reminders: ReminderDriver,
+) -> None:
+    daily = recurring("0 8 * * ? *")
+    once = one_time(local_ahead(KOLKATA, timedelta(hours=3)))
+    cancelled = recurring("30 7 ? * MON-FRI *")
+    for body in (daily, once, cancelled):
+        assert reminders.create("alice", body).status == 201
+    assert reminders.cancel("alice", cancelled["reminder_id"]).status == 200
+    before = reminders.schedules()
+    # Lost: deleted behind the API's back (by hand, with the group, a crash before the put).
+    for schedule in before:
+        reminders.scheduler_client.delete_schedule(
+            Name=schedule["Name"], GroupName=reminders.resources.group
+        )
+
+    first = reminders.upkeep()
+    again = reminders.upkeep()
+
+    assert first == {"live": 2, "recreated": 2, "too_close": 0, "deliveries_purged": 0}
+    assert again["recreated"] == 0
+    after = reminders.schedules()
+    kept = ("Name", "ScheduleExpression", "ScheduleExpressionTimezone", "Target", "State")
+    assert [{key: s[key] for key in kept} for s in after] == [
+        {key: s[key] for key in kept} for s in before
+    ]
+    # They fire again, each at its time (the daily one at its next 08:00 in Berlin).
+    latest = max(datetime.fromisoformat(r["next_fire_at"]) for r in scheduled_reminders(reminders))
+    fired = reminders.advance_to(latest)
+    outcomes = {f.invocation.result["reminder_id"]: f.invocation.result["outcome"] for f in fired}
+    assert outcomes == {daily["reminder_id"]: "delivered", once["reminder_id"]: "delivered"}
+
+
+def scheduled_reminders(reminders: ReminderDriver) -> list[dict[str, Any]]:
+    """The caller's scheduled reminders, as the API lists them."""
+    listed: list[dict[str, Any]] = reminders.list("alice").body["reminders"]
+    return [reminder for reminder in listed if reminder["state"] == "scheduled"]
+
+
+def test_the_upkeep_purges_ledger_rows_published_longer_ago_than_the_retention(
+    reminders: ReminderDriver, db: psycopg.Connection
+) -> None:
+    body = recurring("0 8 * * ? *")
+    reminders.create("alice", body)
+    (schedule,) = reminders.schedules()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    for days_ago in (200, 100, 1):
+        reminders.invoke_dispatcher(occurrence_event(schedule, now - timedelta(days=days_ago)))
+    db.execute(  # as if published then: the ledger's own time
+        "UPDATE reminder_deliveries SET published_at = scheduled_for WHERE reminder_id = %s",
+        (body["reminder_id"],),
+    )
+    db.execute(  # one never confirmed published, as old: kept for operators
+        "UPDATE reminder_deliveries SET state = 'unconfirmed', message_id = NULL, "
+        "published_at = NULL, failure_reason = 'ReadTimeoutError' "
+        "WHERE reminder_id = %s AND scheduled_for = %s",
+        (body["reminder_id"], now - timedelta(days=200)),
+    )
+
+    report = reminders.upkeep()
+
+    assert report["deliveries_purged"] == 1  # the one published 100 days ago (retention 90)
+    assert [(row[1], row[3]) for row in deliveries(db, body["reminder_id"])] == [
+        (now - timedelta(days=200), "unconfirmed"),
+        (now - timedelta(days=1), "published"),
+    ]
+
+
+def test_a_daily_reminder_created_seconds_before_its_time_starts_at_the_next_occurrence(
+    reminders: ReminderDriver,
+) -> None:
+    """Issue 16: refused ("less than a minute ahead"); now it is scheduled, and starts at its
+    next occurrence, tomorrow, in the database and in Scheduler alike."""
+    now = datetime.now(UTC)
+    coming = now.replace(second=0, microsecond=0) + timedelta(minutes=1)  # within 60 s
+    body = recurring(f"{coming.minute} {coming.hour} * * ? *", ZoneInfo("UTC"))
+
+    created = reminders.create("alice", body)
+
+    assert created.status == 201, created.body
+    tomorrow = coming + timedelta(days=1)
+    assert datetime.fromisoformat(created.body["next_fire_at"]) == tomorrow
+    (schedule,) = reminders.schedules()
+    assert schedule["StartDate"] == tomorrow

@@ -90,6 +90,13 @@ class ReminderDriver:
             "DELETE", "/v1/reminders/{reminder_id}", {"reminder_id": str(reminder_id)}, user=user
         )
 
+    def upkeep(self) -> dict[str, Any]:
+        """The scheduled rule's invocation of the reminders function (template: Upkeep)."""
+        from hksync.reminder_upkeep import UPKEEP_TASK
+
+        result: dict[str, Any] = self.api({"task": UPKEEP_TASK}, FakeLambdaContext("Upkeep"))
+        return result
+
     # --- Scheduler and the dispatcher ----------------------------------------------------------
 
     def schedules(self) -> list[dict[str, Any]]:

@@ -224,3 +224,19 @@ def test_local_instant() -> None:
     )
     with pytest.raises(ValueError, match="naive"):
         local_instant(datetime(2026, 11, 26, 8, 0, tzinfo=UTC), BERLIN)
+
+
+@pytest.mark.parametrize(
+    ("expression", "minutes"),
+    [
+        ("* * * * ? *", 1),
+        ("0/2 * * * ? *", 2),
+        ("0/15 * * * ? *", 15),
+        ("0 8 * * ? *", 24 * 60),
+        ("0 8,20 ? * MON-FRI *", 12 * 60),
+        ("0,55 0,23 * * ? *", 5),  # 23:55 to 00:00 the next day
+        ("30 9 ? * 2#1 *", 24 * 60),
+    ],
+)
+def test_the_shortest_interval_between_occurrences(expression: str, minutes: int) -> None:
+    assert CronExpression.parse(expression).shortest_interval() == timedelta(minutes=minutes)

@@ -11,8 +11,9 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import jsonschema
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from hksync.aws.scheduler import (
@@ -24,7 +25,12 @@ from hksync.aws.scheduler import (
     target_input,
 )
 from hksync.contract.parse import parse_json
-from hksync.contract.reminders import CreateReminder, ReminderOccurrence, RescheduleReminder
+from hksync.contract.reminders import (
+    MIN_RECURRING_INTERVAL,
+    CreateReminder,
+    ReminderOccurrence,
+    RescheduleReminder,
+)
 from hksync.db.reminders import Reminder
 from hksync.dispatch import delivery_id
 from hksync.errors import ContractViolation
@@ -52,7 +58,7 @@ def refusal(model: type[Any], body: dict[str, Any]) -> dict[str, str]:
 
 
 def resolved(body: dict[str, Any], now: datetime = NOW) -> Any:
-    return resolve_schedule(parse_json(CreateReminder, json.dumps(body).encode()), now)
+    return resolve_schedule(parse_json(CreateReminder, json.dumps(body).encode()).root, now)
 
 
 def clock_refusal(body: dict[str, Any], now: datetime = NOW) -> dict[str, str]:
@@ -65,8 +71,8 @@ def clock_refusal(body: dict[str, Any], now: datetime = NOW) -> dict[str, str]:
 # The contract: form of each field
 # ------------------------------------------------------------------------------------------
 def test_a_one_time_and_a_recurring_reminder_parse() -> None:
-    once = parse_json(CreateReminder, json.dumps(create(at="2026-11-26T13:00")).encode())
-    daily = parse_json(CreateReminder, json.dumps(create(cron=" 0  8 * * ? * ")).encode())
+    once = parse_json(CreateReminder, json.dumps(create(at="2026-11-26T13:00")).encode()).root
+    daily = parse_json(CreateReminder, json.dumps(create(cron=" 0  8 * * ? * ")).encode()).root
 
     assert once.at == datetime(2026, 11, 26, 13, 0)
     assert (once.cron, daily.at) == (None, None)
@@ -86,8 +92,10 @@ def test_a_one_time_and_a_recurring_reminder_parse() -> None:
         (create(cron="0 8 * * ?"), "cron", "has 5 field(s)"),
         (create(cron="cron(0 8 * * ? *)"), "cron", "without cron( )"),
         (create(cron="0 8 ? * MON/2 *"), "cron", "'/' is not allowed"),
-        (create(at="2026-11-26T13:00", cron="0 8 * * ? *"), "cron", "not both"),
-        (create(), "cron", "give at (a one-time local date-time) or cron"),
+        # One-time or recurring (oneOf in the document): both, or neither, is one refusal.
+        (create(at="2026-11-26T13:00", cron="0 8 * * ? *"), "body", "not both"),
+        (create(at=None, cron="0 8 * * ? *"), "body", "not both"),
+        (create(), "body", "either at (a one-time local date-time) or cron"),
         (create(at="2026-11-26T13:00", kind="alarm"), "kind", "Input should be"),
         (create(at="2026-11-26T13:00", title="   "), "title", "at least 1 character"),
         (create(at="2026-11-26T13:00", title="x" * 101), "title", "at most 100 characters"),
@@ -104,7 +112,7 @@ def test_refusals_name_the_field(body: dict[str, Any], field: str, reason: str) 
 
 def test_a_reschedule_carries_only_the_schedule() -> None:
     body = {"time_zone": "Asia/Tokyo", "cron": "0 21 ? * SUN *"}
-    parsed = parse_json(RescheduleReminder, json.dumps(body).encode())
+    parsed = parse_json(RescheduleReminder, json.dumps(body).encode()).root
     assert (parsed.time_zone, parsed.cron) == ("Asia/Tokyo", "0 21 ? * SUN *")
     assert list(refusal(RescheduleReminder, {**body, "title": "x"})) == ["title"]
 
@@ -160,6 +168,36 @@ def test_a_local_time_the_clocks_skip_is_refused() -> None:
     # A repeated local time is its first instance (CEST).
     repeated = resolved(create(at="2026-10-25T02:30"), datetime(2026, 10, 1, tzinfo=UTC))
     assert repeated.fire_at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+#: Zones at the ends of the offset range (UTC+14, UTC-12) and ones with daylight saving time.
+EXTREME_ZONES = ("Pacific/Kiritimati", "Etc/GMT+12", "Europe/Berlin", "America/St_Johns", "UTC")
+#: Every local date-time the contract accepts: four-digit years, to the second.
+ANY_LOCAL_TIME = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)
+)
+
+
+#: ... and, as often, one about the window (NOW to NOW + 90 days), where both answers occur.
+NEAR_THE_WINDOW = st.datetimes(min_value=datetime(2026, 11, 24), max_value=datetime(2027, 3, 1))
+
+
+@given(at=st.one_of(ANY_LOCAL_TIME, NEAR_THE_WINDOW), zone=st.sampled_from(EXTREME_ZONES))
+@example(at=datetime(1, 1, 1), zone="Pacific/Kiritimati")  # issue 16: OverflowError, a 500
+@example(at=datetime(9999, 12, 31, 23, 59, 59), zone="Etc/GMT+12")
+def test_every_local_time_the_contract_accepts_is_scheduled_or_refused_naming_at(
+    at: datetime, zone: str
+) -> None:
+    body = create(at=at.isoformat(timespec="seconds"), time_zone=zone)
+    outcome: Any
+    try:
+        outcome = resolved(body)
+    except ContractViolation as refused:
+        outcome = refused
+    if isinstance(outcome, ContractViolation):
+        assert [detail.field for detail in outcome.details] == ["at"]
+    else:
+        assert NOW + timedelta(minutes=1) <= outcome.fire_at <= NOW + MAX_LEAD_TIME
 
 
 # ------------------------------------------------------------------------------------------
@@ -236,3 +274,77 @@ def test_delivery_ids_are_the_same_for_every_invocation_of_an_occurrence() -> No
     assert delivery_id("alice", UUID(REMINDER_ID), at) == same
     assert delivery_id("alice", UUID(REMINDER_ID), at + timedelta(days=1)) != same
     assert delivery_id("bob", UUID(REMINDER_ID), at) != same
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {"at": "2026-11-26T13:00"},
+        {"cron": "0 8 * * ? *"},
+        {"at": "2026-11-26T13:00", "cron": "0 8 * * ? *"},
+        {"at": None, "cron": "0 8 * * ? *"},
+        {"at": "2026-11-26T13:00", "cron": None},
+        {},
+    ],
+    ids=["at", "cron", "both", "null-at", "null-cron", "neither"],
+)
+@pytest.mark.parametrize("model", [CreateReminder, RescheduleReminder])
+def test_the_schema_accepts_exactly_the_schedules_the_code_accepts(
+    model: type[Any], schedule: dict[str, Any]
+) -> None:
+    """Issue 16: the document allowed a reminder with both at and cron. One-time and recurring
+    are now a oneOf of two closed objects: the JSON Schema and the code agree on every body."""
+    body = {**(create() if model is CreateReminder else {"time_zone": "Europe/Berlin"}), **schedule}
+    schema = model.model_json_schema()
+    by_schema = jsonschema.Draft202012Validator(schema).is_valid(body)
+    try:
+        parse_json(model, json.dumps(body).encode())
+        by_code = True
+    except ContractViolation:
+        by_code = False
+
+    assert (
+        by_schema == by_code == (schedule in ({"at": "2026-11-26T13:00"}, {"cron": "0 8 * * ? *"}))
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Recurring reminders: the minimum interval, and an occurrence too close to make
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cron", ["* * * * ? *", "0/2 * * * ? *", "0,10 8 * * ? *"])
+def test_a_cron_firing_more_often_than_the_minimum_is_refused_the_same_way_every_second(
+    cron: str,
+) -> None:
+    """Issue 16: an every-minute cron was always refused ("less than a minute ahead"), and
+    0/2 refused or accepted by the second of the request. Now both are judged on the
+    expression: the same refusal, naming the interval, at every second of the minute."""
+    answers = {
+        json.dumps(clock_refusal(create(cron=cron), NOW + timedelta(seconds=second)))
+        for second in range(0, 120, 7)
+    }
+
+    assert len(answers) == 1
+    (problems,) = [json.loads(answer) for answer in answers]
+    assert list(problems) == ["cron"]
+    assert f"at most every {MIN_RECURRING_INTERVAL.seconds // 60} minutes" in problems["cron"]
+
+
+def test_a_cron_at_the_minimum_interval_is_accepted_at_every_second() -> None:
+    for second in range(0, 120, 7):
+        now = NOW + timedelta(seconds=second)
+        schedule = resolved(create(cron="0/15 * * * ? *"), now)
+        assert now + timedelta(minutes=1) <= schedule.next_fire_at <= now + timedelta(minutes=16)
+
+
+@pytest.mark.parametrize("seconds_before", [1, 5, 30, 59])
+def test_a_daily_cron_created_seconds_before_its_time_starts_at_the_next_occurrence(
+    seconds_before: int,
+) -> None:
+    """Issue 16: a daily cron created less than a minute before its time was refused."""
+    eight_berlin = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)  # 08:00 CET
+
+    schedule = resolved(
+        create(cron="0 8 * * ? *"), eight_berlin - timedelta(seconds=seconds_before)
+    )
+
+    assert schedule.next_fire_at == eight_berlin + timedelta(days=1)

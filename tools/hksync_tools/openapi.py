@@ -25,7 +25,7 @@ from pydantic.json_schema import models_json_schema
 
 from hksync.contract.erasure import ErasureView
 from hksync.contract.models import Chunk, SyncCommit
-from hksync.contract.reminders import CreateReminder, RescheduleReminder
+from hksync.contract.reminders import CreateReminder, OneTimeReminder, RescheduleReminder
 from hksync.contract.responses import (
     AnchorsView,
     ChunkAccepted,
@@ -80,7 +80,7 @@ def _path_parameter(model: type[BaseModel], name: str, description: str) -> dict
 
 _SYNC_ID: Final = _path_parameter(Chunk, "sync_id", "Client-generated sync id.")
 _SEQ: Final = _path_parameter(Chunk, "seq", "Chunk number, from 0.")
-_REMINDER_ID: Final = _path_parameter(CreateReminder, "reminder_id", "Client-chosen reminder id.")
+_REMINDER_ID: Final = _path_parameter(OneTimeReminder, "reminder_id", "Client-chosen reminder id.")
 
 OPERATIONS: Final[dict[str, Operation]] = {
     "PUT /v1/syncs/{sync_id}/chunks/{seq}": Operation(

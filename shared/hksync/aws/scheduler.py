@@ -117,8 +117,10 @@ class ReminderSchedules:
             "ActionAfterCompletion": "DELETE" if reminder.fire_at is not None else "NONE",
         }
         if reminder.cron is not None:
-            # A recurring schedule starts when it is (re)written, not at some earlier time.
-            parameters["StartDate"] = now
+            # A recurring schedule starts at the reminder's next occurrence (inclusive), so
+            # Scheduler skips one too close to make, as the reminder's next_fire_at does; never
+            # earlier than now (Scheduler refuses a start more than 5 minutes past).
+            parameters["StartDate"] = max(now, reminder.next_fire_at or now)
         return parameters
 
     def put(self, reminder: Reminder, now: datetime) -> None:
@@ -131,6 +133,16 @@ class ReminderSchedules:
             if error.response.get("Error", {}).get("Code") != "ConflictException":
                 raise
             self._client.update_schedule(**parameters)
+
+    def exists(self, name: str) -> bool:
+        """Whether the group holds a schedule of this name."""
+        try:
+            self._client.get_schedule(Name=name, GroupName=self._group)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return False
+            raise
+        return True
 
     def delete(self, name: str) -> None:
         """Deletes a schedule; one already gone (deleted, or spent) is fine."""

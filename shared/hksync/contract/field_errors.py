@@ -9,6 +9,11 @@ from pydantic import BaseModel, ValidationError
 from hksync.contract.types import SampleKind
 
 _UNION_TAGS = frozenset(kind.value for kind in SampleKind)
+#: The tags of a reminder's two kinds of schedule (hksync.contract.reminders), a union at the
+#: top of the body: dropped from paths like the sample kinds.
+ONE_TIME: Final = "one_time"
+RECURRING: Final = "recurring"
+_TOP_LEVEL_TAGS = frozenset({ONE_TIME, RECURRING})
 #: What pydantic appends to the location of a refused dictionary key.
 _DICT_KEY_MARKER = "[key]"
 #: Every text field of the contract matches this: PostgreSQL text and jsonb cannot hold U+0000,
@@ -39,7 +44,11 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif (isinstance(previous, int) and part in _UNION_TAGS) or part == _DICT_KEY_MARKER:
+        elif (
+            (isinstance(previous, int) and part in _UNION_TAGS)
+            or (previous is None and part in _TOP_LEVEL_TAGS)
+            or part == _DICT_KEY_MARKER
+        ):
             pass
         else:
             path += f".{part}" if path else part

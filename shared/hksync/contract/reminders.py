@@ -10,7 +10,7 @@ hksync.reminders, which reports it the same way (422, naming the field).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
@@ -19,13 +19,16 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    RootModel,
     StringConstraints,
-    ValidationInfo,
+    Tag,
     WithJsonSchema,
     field_validator,
 )
 
+from hksync.contract.field_errors import ONE_TIME, RECURRING
 from hksync.contract.models import StrictModel, Uuid, is_iana_time_zone
 from hksync.cron import CronError, CronExpression
 
@@ -38,6 +41,11 @@ Title = Annotated[
     ),
 ]
 TIME_ZONE_FIELD: Final = "time_zone"
+#: The closest two occurrences of a recurring reminder may be, on the wall clock: a reminder is
+#: a nudge, not a timer; more often is noise, and each occurrence is a Scheduler invocation and
+#: a Lambda run (96 a day at this interval). Judged on the expression alone, never on the time
+#: of the request (hksync.reminders), so one is accepted or refused the same way every second.
+MIN_RECURRING_INTERVAL: Final = timedelta(minutes=15)
 
 
 _LOCAL_DATE_TIME: Final = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?"
@@ -77,25 +85,9 @@ LocalDateTime = Annotated[
 ]
 
 
-class ReminderSchedule(StrictModel):
-    """When a reminder fires: ``at`` once, or ``cron`` repeatedly, in ``time_zone``."""
-
+class _Schedule(StrictModel):
     time_zone: str = Field(
         examples=["Europe/Berlin"], description="IANA time zone the times are given in."
-    )
-    at: LocalDateTime | None = Field(
-        default=None,
-        examples=["2026-11-26T08:00:00"],
-        description="One-time reminders: the local date-time, without an offset.",
-    )
-    cron: str | None = Field(
-        default=None,
-        validate_default=True,
-        examples=["0 8 * * ? *"],
-        description=(
-            "Recurring reminders: EventBridge Scheduler's six cron fields (minutes hours "
-            "day-of-month month day-of-week year), without cron( )."
-        ),
     )
 
     @field_validator("time_zone")
@@ -105,36 +97,110 @@ class ReminderSchedule(StrictModel):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)")
         return value
 
+
+class OneTimeSchedule(_Schedule):
+    """Fires once, at a local date-time in ``time_zone``."""
+
+    at: LocalDateTime = Field(
+        examples=["2026-11-26T08:00:00"],
+        description="The local date-time, without an offset.",
+    )
+
+    @property
+    def cron(self) -> None:
+        return None
+
+
+class RecurringSchedule(_Schedule):
+    """Fires at every occurrence of a Scheduler cron expression, in ``time_zone``."""
+
+    cron: str = Field(
+        examples=["0 8 * * ? *"],
+        description=(
+            "EventBridge Scheduler's six cron fields (minutes hours day-of-month month "
+            "day-of-week year), without cron( ). Two occurrences at least "
+            f"{MIN_RECURRING_INTERVAL.seconds // 60} minutes apart on the wall clock; the first "
+            "is the first at least a minute ahead."
+        ),
+    )
+
+    @property
+    def at(self) -> None:
+        return None
+
     @field_validator("cron")
     @classmethod
-    def _one_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None:
-            if value.strip().startswith("cron("):
-                raise ValueError("give the six fields without cron( ), e.g. 0 8 * * ? *")
-            try:
-                value = CronExpression.parse(value).text
-            except CronError as error:
-                raise ValueError(str(error)) from None
-        # "at" is absent from info.data when it failed: that error is the one to report.
-        if "at" in info.data:
-            if value is None and info.data["at"] is None:
-                raise ValueError("give at (a one-time local date-time) or cron (recurring)")
-            if value is not None and info.data["at"] is not None:
-                raise ValueError("give either at (one-time) or cron (recurring), not both")
-        return value
+    def _scheduler_cron(cls, value: str) -> str:
+        if value.strip().startswith("cron("):
+            raise ValueError("give the six fields without cron( ), e.g. 0 8 * * ? *")
+        try:
+            return CronExpression.parse(value).text
+        except CronError as error:
+            raise ValueError(str(error)) from None
 
 
-class CreateReminder(ReminderSchedule):
-    """POST /v1/reminders. ``reminder_id`` is the client's: sending it again is a no-op."""
-
+class _ReminderFields(StrictModel):
     reminder_id: Uuid
     kind: ReminderKind
     title: Title
 
 
-class RescheduleReminder(ReminderSchedule):
-    """PUT /v1/reminders/{reminder_id}: the new schedule (a one-time reminder may become
-    recurring, and back)."""
+class OneTimeReminder(OneTimeSchedule, _ReminderFields):
+    """A new one-time reminder."""
+
+
+class RecurringReminder(RecurringSchedule, _ReminderFields):
+    """A new recurring reminder."""
+
+
+def _schedule_kind(data: Any) -> str | None:
+    """Which of the two a body is: the one of ``at`` and ``cron`` it has. None (refused, with
+    one reason) when it has both or neither, or is not an object."""
+    if isinstance(data, dict):
+        if ("at" in data) != ("cron" in data):
+            return ONE_TIME if "at" in data else RECURRING
+        return None
+    if isinstance(data, OneTimeSchedule | RecurringSchedule):
+        return ONE_TIME if isinstance(data, OneTimeSchedule) else RECURRING
+    return None
+
+
+_EXACTLY_ONE = Discriminator(
+    _schedule_kind,
+    custom_error_type="one_schedule",
+    custom_error_message=(
+        "must be an object with either at (a one-time local date-time) or cron (recurring), "
+        "not both"
+    ),
+)
+ReminderSchedule = OneTimeSchedule | RecurringSchedule
+NewReminder = OneTimeReminder | RecurringReminder
+
+
+class CreateReminder(
+    RootModel[
+        Annotated[
+            Annotated[OneTimeReminder, Tag(ONE_TIME)]
+            | Annotated[RecurringReminder, Tag(RECURRING)],
+            _EXACTLY_ONE,
+        ]
+    ]
+):
+    """POST /v1/reminders: a one-time reminder (``at``) or a recurring one (``cron``), never
+    both (oneOf). ``reminder_id`` is the client's: sending it again is a no-op."""
+
+
+class RescheduleReminder(
+    RootModel[
+        Annotated[
+            Annotated[OneTimeSchedule, Tag(ONE_TIME)]
+            | Annotated[RecurringSchedule, Tag(RECURRING)],
+            _EXACTLY_ONE,
+        ]
+    ]
+):
+    """PUT /v1/reminders/{reminder_id}: the new schedule, one-time or recurring (oneOf): a
+    one-time reminder may become recurring, and back."""
 
 
 class ReminderOccurrence(BaseModel):

@@ -69,14 +69,22 @@ class SyncStatusView(_Response):
     """Where a sync is. ``unchanged`` tells "nothing new" apart from "nothing stored"."""
 
     sync_id: UUID
-    state: Literal["uploading", "receiving", "committed", "complete", "failed"] = Field(
-        description=(
-            "uploading: chunks are in S3 but none processed yet; receiving: processing, not "
-            "committed; committed: waiting for chunks; complete: every chunk stored and the "
-            "anchors advanced; failed: a chunk was rejected (see failed_chunks), anchors kept."
+    state: Literal["uploading", "receiving", "committed", "incomplete", "complete", "failed"] = (
+        Field(
+            description=(
+                "uploading: chunks are in S3 but none processed yet; receiving: processing, not "
+                "committed; committed: every chunk is uploaded, some are still being stored; "
+                "incomplete: committed, but chunks of it were never uploaded (missing_chunks): "
+                "it completes once they are; complete: every chunk stored and the anchors "
+                "advanced; failed: a chunk was rejected (see failed_chunks), committed or not: "
+                "it can never complete, anchors kept."
+            )
         )
     )
     chunk_count: int | None = Field(description="From the commit; null until it is processed.")
+    missing_chunks: list[int] = Field(
+        description="Chunks below chunk_count that were never uploaded (state incomplete)."
+    )
     chunks_uploaded: int
     chunks_processed: int
     chunks_failed: int

@@ -1,5 +1,7 @@
 """The one place database connections are made: one per process, opened lazily, reused across
-invocations and reopened when it broke (Aurora scaling, a failover, an idle timeout)."""
+invocations, and checked before each reuse: one that the server dropped while the function was
+idle (a restart, an Aurora failover or scaling, an idle timeout) is replaced before the request
+uses it, so the request never meets it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from functools import cache
 import boto3
 import psycopg
 from psycopg.conninfo import make_conninfo
+from psycopg.pq import TransactionStatus
 
 from hksync.settings import ConfigurationError, DatabaseSettings
 
@@ -46,11 +49,29 @@ def conninfo(settings: DatabaseSettings) -> str:
 
 
 def connection(settings: DatabaseSettings) -> psycopg.Connection:
-    """This process's connection, healthy and outside any transaction."""
+    """This process's connection, alive (checked just now) and outside any transaction."""
     global _connection
-    if _connection is None or _connection.closed or _connection.broken:
+    if _connection is not None and not _is_alive(_connection):
+        _connection.close()
+        _connection = None
+    if _connection is None:
         _connection = _connect(settings)
     return _connection
+
+
+def _is_alive(conn: psycopg.Connection) -> bool:
+    """One round trip of an empty query, the check psycopg_pool's ConnectionPool.check_connection
+    makes (here by hand: a pool of one per Lambda process would add its worker threads and
+    nothing else). A dropped connection fails it, and psycopg marks it broken."""
+    if conn.closed or conn.broken:
+        return False
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        return False  # left inside a transaction by a failed invocation: start clean
+    try:
+        conn.execute("")
+    except psycopg.Error:
+        return False
+    return True
 
 
 def _connect(settings: DatabaseSettings) -> psycopg.Connection:

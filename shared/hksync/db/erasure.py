@@ -1,8 +1,6 @@
-"""All SQL of erasing a user: the erasure requests, and deleting every row of the user.
-
-The migration (0003_erasure.sql) also makes the database refuse chunks and commits uploaded
-before a user's erasure was requested, so that a late or retried S3 event cannot write back
-what was erased.
+"""All SQL of erasing a user: the erasure requests, deleting every row of the user, and the
+barrier that keeps a late or retried S3 event from writing back what was erased
+(:func:`erasure_barrier`, 0005_erasure_barrier.sql).
 """
 
 from __future__ import annotations
@@ -35,6 +33,33 @@ class Erasure:
     syncs_deleted: int
     anchors_deleted: int
     reminders_deleted: int
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureBarrier:
+    """Where a user stands against erasure: the generation (from one sequence, so it only
+    grows) of their latest erasure, 0 for none, and whether one is still pending. A writer
+    stores a user's data only if the barrier it read before reading the data is still the
+    barrier, with nothing pending, when it writes."""
+
+    generation: int
+    pending: bool
+
+
+def erasure_barrier(conn: psycopg.Connection, user_id: str) -> ErasureBarrier:
+    """The user's barrier, read after taking the user's shared lock. Inside a transaction the
+    lock holds until it ends, and an erasure takes it exclusively to delete: so no erasure can
+    delete, or complete, between this read and the transaction's commit."""
+    conn.execute("SELECT pg_advisory_xact_lock_shared(hksync_user_lock_key(%s))", (user_id,))
+    # A statement of its own: under READ COMMITTED it sees what committed before the lock was
+    # granted, including an erasure that completed while this waited for it.
+    row = conn.execute(
+        """SELECT coalesce(max(generation), 0), coalesce(bool_or(state = 'pending'), false)
+           FROM erasures WHERE user_id = %s""",
+        (user_id,),
+    ).fetchone()
+    assert row is not None  # an aggregate always answers one row
+    return ErasureBarrier(generation=int(row[0]), pending=bool(row[1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +104,7 @@ class ErasureRepository:
     def latest(self, user_id: str) -> Erasure | None:
         return self._one(
             f"""SELECT {_COLUMNS} FROM erasures WHERE user_id = %s
-                ORDER BY requested_at DESC LIMIT 1""",
+                ORDER BY generation DESC LIMIT 1""",
             (user_id,),
         )
 

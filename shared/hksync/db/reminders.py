@@ -151,6 +151,28 @@ class ReminderRepository:
             (user_id, reminder_id),
         )
 
+    # --- upkeep (hksync.reminder_upkeep): every user's rows, for the scheduled job -----------
+
+    def live(self, after: datetime) -> list[Reminder]:
+        """Every reminder that should have a schedule: scheduled, and recurring or due after
+        ``after``. Oldest first."""
+        with self._conn.cursor(row_factory=class_row(Reminder)) as cursor:
+            return cursor.execute(
+                f"""SELECT {_COLUMNS} FROM reminders
+                    WHERE state = 'scheduled' AND (cron IS NOT NULL OR fire_at > %s)
+                    ORDER BY created_at, user_id, reminder_id""",
+                (after,),
+            ).fetchall()
+
+    def purge_deliveries(self, published_before: datetime) -> int:
+        """Deletes the ledger rows of occurrences published before the given time; returns how
+        many. Rows never confirmed published stay: they are for operators to look at."""
+        return self._conn.execute(
+            """DELETE FROM reminder_deliveries
+               WHERE state = 'published' AND published_at < %s""",
+            (published_before,),
+        ).rowcount
+
     # --- the dispatcher's side -----------------------------------------------------------------
 
     def lock(self, user_id: str, reminder_id: UUID) -> Reminder | None:

@@ -21,6 +21,7 @@ from pydantic_core import to_json
 
 from hksync.contract.models import CategorySample, Device, QuantitySample, Workout, gc_paused
 from hksync.contract.types import SAMPLE_TYPES
+from hksync.db.erasure import ErasureBarrier, erasure_barrier
 
 AnySample = QuantitySample | CategorySample | Workout
 
@@ -256,6 +257,10 @@ class SyncRepository:
             self._staging_ready = False
             raise
 
+    def erasure_barrier(self, user_id: str) -> ErasureBarrier:
+        """The user's erasure barrier (hksync.db.erasure.erasure_barrier), on this connection."""
+        return erasure_barrier(self._conn, user_id)
+
     # --- writes (inside a transaction) -------------------------------------------------------
 
     def lock_sync(self, user_id: str, sync_id: UUID) -> str:
@@ -277,6 +282,14 @@ class SyncRepository:
             (user_id, sync_id, seq),
         ).fetchone()
         return row is not None
+
+    def chunk_count(self, user_id: str, sync_id: UUID) -> int | None:
+        """The sync's chunk_count, once its commit is processed."""
+        row = self._conn.execute(
+            "SELECT chunk_count FROM sync_sessions WHERE user_id = %s AND sync_id = %s",
+            (user_id, sync_id),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def upsert_samples(
         self, user_id: str, sync_id: UUID, samples: Iterable[AnySample]
@@ -395,7 +408,9 @@ class SyncRepository:
 
     def settle(self, user_id: str, sync_id: UUID) -> str:
         """Decides the sync's state from its ledger; completes it (advancing the anchors) when
-        it is committed and every one of its chunks is stored. Returns the state."""
+        it is committed and every one of its chunks is stored. A refused chunk fails it at
+        once, committed or not: the chunk is immutable, so the sync can never complete.
+        Returns the state."""
         row = self._conn.execute(
             """SELECT s.state, s.chunk_count, s.anchors, s.committed_at,
                       count(c.seq) FILTER (WHERE c.state = 'processed' AND c.seq < s.chunk_count),
@@ -411,10 +426,10 @@ class SyncRepository:
         state, chunk_count, anchors, committed_at, stored, broken = row
         if state == "complete":
             return str(state)
-        if chunk_count is None:
-            new_state = "receiving"
-        elif broken:
+        if broken:
             new_state = "failed"
+        elif chunk_count is None:
+            new_state = "receiving"
         elif stored == chunk_count:
             new_state = "complete"
             self._advance_anchors(user_id, sync_id, anchors, committed_at)
