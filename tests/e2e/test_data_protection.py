@@ -268,19 +268,21 @@ def test_hostile_path_parameters_are_refused_without_a_server_error(
 def test_a_presigned_url_is_good_for_its_own_key_only(
     alice_and_bob: tuple[Caller, Caller, dict[str, Any]],
 ) -> None:
-    alice, bob, ids = alice_and_bob
-    target = alice.post(f"/v1/syncs/{ids['sync_id']}/chunks/1/upload-url").json()
+    alice, bob, _ = alice_and_bob
+    # A sync still open: a chunk beyond a stored commit's chunk_count gets no URL at all.
+    sync_id = uuid.uuid4()
+    target = alice.post(f"/v1/syncs/{sync_id}/chunks/1/upload-url").json()
     url, headers = target["url"], target["headers"]
     credentials = Credentials(
         FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
     )
-    own = str(ChunkKey(alice.user, ids["sync_id"], 1))
-    bobs = str(ChunkKey(bob.user, ids["sync_id"], 1))
+    own = str(ChunkKey(alice.user, sync_id, 1))
+    bobs = str(ChunkKey(bob.user, sync_id, 1))
     others = {
         "another user's key": url.replace(own, bobs),
-        "another chunk": url.replace(own, str(ChunkKey(alice.user, ids["sync_id"], 2))),
+        "another chunk": url.replace(own, str(ChunkKey(alice.user, sync_id, 2))),
         "outside raw/": url.replace(own, own.replace("raw/", "elsewhere/")),
     }
 

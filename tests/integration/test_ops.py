@@ -541,11 +541,13 @@ def test_syncs_are_counted_by_state_and_listed_newest_first(
         "complete": 0,
         "failed": 0,
     }
+    # Committed with chunk_count 3, chunk 2 never uploaded: the app is told it is incomplete.
     assert (bob.status.state, bob.status.chunks_uploaded, bob.status.chunks_processed) == (
-        "committed",
+        "incomplete",
         2,
         1,
     )
+    assert bob.status.missing_chunks == [2]
     assert (bob.unprocessed_seqs, bob.never_uploaded_seqs) == ([1], [2])
     assert [a.anchor for a in inspection.anchors("alice").anchors] == ["a1"]
     assert inspection.anchors("bob").anchors == []
