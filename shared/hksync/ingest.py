@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from hksync.codec import decode_body
+from hksync.contract.chunk_wire import ChunkIn
+from hksync.contract.decoding import read_envelope
 from hksync.contract.field_errors import FieldError
-from hksync.contract.models import Chunk, StoredCommit, SyncCommit
+from hksync.contract.models import StoredCommit, SyncCommit
 from hksync.contract.parse import parse_json
 from hksync.contract.responses import ChunkAccepted, CommitAccepted, UploadUrl
 from hksync.errors import ChunkConflict, ContractViolation
@@ -22,7 +24,7 @@ from hksync.keys import ChunkKey, CommitKey, chunk_seqs, chunks_prefix
 from hksync.ports import RawObjects
 
 
-def _path_matches(chunk: Chunk, sync_id: UUID, seq: int) -> None:
+def _path_matches(chunk: ChunkIn, sync_id: UUID, seq: int) -> None:
     mismatches = [
         FieldError(field=name, reason=f"is {in_body} in the body but {in_path} in the path")
         for name, in_body, in_path in (("sync_id", chunk.sync_id, sync_id), ("seq", chunk.seq, seq))
@@ -51,13 +53,15 @@ def _within_commit(store: RawObjects, user_id: str, sync_id: UUID, seq: int) -> 
 def accept_chunk(
     store: RawObjects, user_id: str, sync_id: UUID, seq: int, body: bytes, *, max_bytes: int
 ) -> ChunkAccepted:
-    """Validates a chunk and stores it once; the same bytes again are a retry, not an error.
+    """Checks a chunk's structure and stores it once; the same bytes again are a retry, not an
+    error. Its samples are checked one by one by the processor, which rejects a bad one alone
+    (docs/adr/0004-per-sample-quarantine.md): so the answer does not wait on them.
 
     Raises ChunkConflict when a different chunk is already stored under this sync and seq:
     chunks are immutable, so a client that changed its data must start a new sync.
     """
     payload = decode_body(body, max_bytes)
-    chunk = parse_json(Chunk, payload)
+    chunk = read_envelope(payload)
     _path_matches(chunk, sync_id, seq)
     _within_commit(store, user_id, sync_id, seq)
     key = str(ChunkKey(user_id, sync_id, seq))

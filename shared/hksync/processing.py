@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from hksync.codec import decode_body
+from hksync.contract.decoding import decode_chunk
 from hksync.contract.field_errors import FieldError
-from hksync.contract.models import Chunk, StoredCommit
-from hksync.contract.parse import parse_json
+from hksync.contract.models import StoredCommit
+from hksync.contract.sample_rows import DecodedChunk
 from hksync.db.erasure import ErasureBarrier
 from hksync.db.syncs import SyncRepository, WriteCounts
 from hksync.errors import ContractViolation, HksyncError
@@ -146,13 +147,7 @@ class ChunkProcessor:
                 )
             counts = WriteCounts()
             if chunk is not None:
-                counts = repository.upsert_samples(
-                    target.user_id, target.sync_id, chunk.unique_samples()
-                )
-                deleted = repository.tombstone(
-                    target.user_id, target.sync_id, chunk.sample_type, chunk.deleted_uuids()
-                )
-                counts = replace(counts, deleted=deleted)
+                counts = self._store_chunk(target, chunk)
             repository.record_chunk(
                 target.user_id,
                 target.sync_id,
@@ -176,6 +171,20 @@ class ChunkProcessor:
             lag_s=(datetime.now(UTC) - stored.last_modified).total_seconds(),
         )
 
+    def _store_chunk(self, target: ChunkKey, chunk: DecodedChunk) -> WriteCounts:
+        """The chunk's rows, tombstones and rejected samples, inside the caller's transaction."""
+        repository = self._repository
+        user_id, sync_id = target.user_id, target.sync_id
+        counts = repository.upsert_samples(user_id, sync_id, chunk.rows, chunk.sources)
+        deleted = repository.tombstone(user_id, sync_id, chunk.sample_type, chunk.deleted)
+        repository.record_rejections(user_id, sync_id, target.seq, chunk.rejected)
+        # A rejected sample was received too; exact repeats of a UUID in the chunk count once
+        # (as before), and a correlation's members count as the samples they are.
+        rejected = len(chunk.rejected)
+        return replace(
+            counts, received=counts.received + rejected, deleted=deleted, rejected=rejected
+        )
+
     def _chunk_count_known_before(self, target: ChunkKey) -> int | None:
         """The chunk_count in the database, or else in the commit already in the bucket (its
         event may come after this chunk's): so that a chunk uploaded after its sync's commit
@@ -186,10 +195,13 @@ class ChunkProcessor:
         commit = stored_commit(self._store, target.user_id, target.sync_id)
         return commit.chunk_count if commit else None
 
-    def _read_chunk(self, body: bytes, target: ChunkKey) -> tuple[Chunk | None, HksyncError | None]:
-        """The validated chunk, or why it can never be stored (permanent: not retried)."""
+    def _read_chunk(
+        self, body: bytes, target: ChunkKey
+    ) -> tuple[DecodedChunk | None, HksyncError | None]:
+        """The decoded chunk (bad samples set aside in it), or why the chunk as a whole can never
+        be stored (permanent: not retried)."""
         try:
-            chunk = parse_json(Chunk, decode_body(body, self._max_bytes))
+            chunk = decode_chunk(decode_body(body, self._max_bytes))
         except HksyncError as error:
             return None, error
         if (chunk.sync_id, chunk.seq) != (target.sync_id, target.seq):

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from hksync.contract import chunk_wire
 from hksync.contract.erasure import ErasureView
-from hksync.contract.models import Chunk, SyncCommit
+from hksync.contract.models import SyncCommit
 from hksync.contract.reminders import CreateReminder, OneTimeReminder, RescheduleReminder
 from hksync.contract.responses import (
     AnchorsView,
@@ -65,7 +67,8 @@ class Operation:
     summary: str
     description: str
     responses: dict[int, type[BaseModel]]
-    request: type[BaseModel] | None = None
+    #: A pydantic model, or the chunk's msgspec struct (hksync.contract.chunk_wire).
+    request: type[BaseModel] | type[msgspec.Struct] | None = None
     errors: tuple[int, ...] = (401, 422)
     gzip: bool = False
     path_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -78,8 +81,57 @@ def _path_parameter(model: type[BaseModel], name: str, description: str) -> dict
     return {**schema, "description": description}
 
 
-_SYNC_ID: Final = _path_parameter(Chunk, "sync_id", "Client-generated sync id.")
-_SEQ: Final = _path_parameter(Chunk, "seq", "Chunk number, from 0.")
+def _chunk_parameter(name: str, description: str) -> dict[str, Any]:
+    """The schema of a path parameter that names a field of the chunk's envelope."""
+    return {
+        **msgspec.json.schema(chunk_wire.ChunkIn)["$defs"]["ChunkIn"]["properties"][name],
+        "description": description,
+    }
+
+
+#: The sample structs, one per kind, that a chunk's ``samples`` hold (by its sample_type).
+SAMPLE_STRUCTS: Final = (
+    chunk_wire.QuantityIn,
+    chunk_wire.CategoryIn,
+    chunk_wire.CorrelationIn,
+    chunk_wire.WorkoutIn,
+    chunk_wire.WorkoutRouteIn,
+    chunk_wire.ElectrocardiogramIn,
+    chunk_wire.AudiogramIn,
+    chunk_wire.HeartbeatSeriesIn,
+    chunk_wire.StateOfMindIn,
+    chunk_wire.ScoredAssessmentIn,
+    chunk_wire.MedicationDoseIn,
+    chunk_wire.UnknownSampleIn,
+)
+
+
+def chunk_schemas() -> dict[str, Any]:
+    """The chunk's component schemas from its msgspec structs. Samples are decoded one by one
+    (raw in the envelope), so their list is given its item schemas here."""
+    _, components = msgspec.json.schema_components(
+        (chunk_wire.ChunkIn, *SAMPLE_STRUCTS), ref_template="#/components/schemas/{name}"
+    )
+    samples = components["ChunkIn"]["properties"]["samples"]
+    samples["items"] = {
+        "anyOf": [{"$ref": f"#/components/schemas/{struct.__name__}"} for struct in SAMPLE_STRUCTS]
+    }
+    samples["description"] = (
+        "Samples of the chunk's sample_type, in the shape of its kind (docs/healthkit-types.md). "
+        "A bad sample is rejected alone and reported in the sync status."
+    )
+    members = components["CorrelationIn"]["properties"]["objects"]
+    members["items"] = {
+        "anyOf": [
+            {"$ref": "#/components/schemas/QuantityIn"},
+            {"$ref": "#/components/schemas/CategoryIn"},
+        ]
+    }
+    return components
+
+
+_SYNC_ID: Final = _chunk_parameter("sync_id", "Client-generated sync id.")
+_SEQ: Final = _chunk_parameter("seq", "Chunk number, from 0.")
 _REMINDER_ID: Final = _path_parameter(OneTimeReminder, "reminder_id", "Client-chosen reminder id.")
 
 OPERATIONS: Final[dict[str, Operation]] = {
@@ -88,7 +140,7 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Samples and deletions of one HealthKit type. Stored once in S3 and processed in the "
         "background; the same bytes again answer 202 with created=false.",
         {202: ChunkAccepted},
-        request=Chunk,
+        request=chunk_wire.ChunkIn,
         errors=(400, 401, 409, 413, 415, 422),
         gzip=True,
         path_parameters={"sync_id": _SYNC_ID, "seq": _SEQ},
@@ -173,7 +225,7 @@ OPERATIONS: Final[dict[str, Operation]] = {
 
 
 #: Where a model's schema is referenced from: the document's components.
-Ref = Callable[[type[BaseModel]], dict[str, Any]]
+Ref = Callable[[type[BaseModel] | type[msgspec.Struct]], dict[str, Any]]
 _GZIP_HEADER: Final = {
     "name": "Content-Encoding",
     "in": "header",
@@ -188,7 +240,7 @@ def openapi_document(routes: list[tuple[str, str]], *, version: str = "1") -> di
     models: set[type[BaseModel]] = {ErrorBody, GatewayError}
     for operation in OPERATIONS.values():
         models.update(operation.responses.values())
-        if operation.request is not None:
+        if isinstance(operation.request, type) and issubclass(operation.request, BaseModel):
             models.add(operation.request)
     ordered = sorted(models, key=lambda model: model.__name__)
     refs, schema = models_json_schema(
@@ -196,7 +248,9 @@ def openapi_document(routes: list[tuple[str, str]], *, version: str = "1") -> di
         ref_template="#/components/schemas/{model}",
     )
 
-    def ref(model: type[BaseModel]) -> dict[str, Any]:
+    def ref(model: type[BaseModel] | type[msgspec.Struct]) -> dict[str, Any]:
+        if issubclass(model, msgspec.Struct):
+            return {"$ref": f"#/components/schemas/{model.__name__}"}
         return refs[(model, "validation")]
 
     paths: dict[str, dict[str, Any]] = {}
@@ -214,7 +268,7 @@ def openapi_document(routes: list[tuple[str, str]], *, version: str = "1") -> di
         "security": [{"bearerAuth": []}],
         "paths": paths,
         "components": {
-            "schemas": schema.get("$defs", {}),
+            "schemas": dict(sorted({**schema.get("$defs", {}), **chunk_schemas()}.items())),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },

@@ -20,9 +20,8 @@ _DICT_KEY_MARKER = "[key]"
 #: so a string with it would pass validation and then fail in the processor on every retry (a
 #: poison chunk). The contract refuses it instead, with this reason.
 NO_NUL_PATTERN: Final = "^[^\\u0000]*$"
-_REASONS_BY_PATTERN: Final = {
-    NO_NUL_PATTERN: "must not contain the NUL character (U+0000), which cannot be stored",
-}
+NUL_REASON: Final = "must not contain the NUL character (U+0000), which cannot be stored"
+_REASONS_BY_PATTERN: Final = {NO_NUL_PATTERN: NUL_REASON}
 
 
 class FieldError(BaseModel):

@@ -7,6 +7,7 @@ The field order of ``SampleRow`` is the COPY column order of the staging table.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -47,6 +48,20 @@ class SourceRow(NamedTuple):
     device_model: str | None
     device_name: str | None
     device_kind: DeviceKind
+
+
+def source_key(
+    bundle_id: str,
+    name: str,
+    version: str | None,
+    product_type: str | None,
+    device_model: str | None,
+    device_name: str | None,
+) -> str:
+    """The key of a source: the same fields always give the same key (migration 0006 computes
+    it in SQL the same way for rows stored before)."""
+    fields = (bundle_id, name, version, product_type, device_model, device_name)
+    return hashlib.sha256("\x1f".join(f or "" for f in fields).encode()).hexdigest()[:32]
 
 
 class SampleRow(NamedTuple):
@@ -95,10 +110,18 @@ class SampleRow(NamedTuple):
 class Rejection(NamedTuple):
     """A sample refused on its own: the rest of its chunk is stored."""
 
-    index: int
+    sample_index: int
     uuid: UUID | None
     field: str
     reason: str
+
+
+class ReconcileWindow(NamedTuple):
+    """The complete set of UUIDs HealthKit holds for the chunk's type in [start, end)."""
+
+    start: datetime
+    end: datetime
+    uuids: list[UUID]
 
 
 @dataclass(slots=True)
@@ -115,3 +138,4 @@ class DecodedChunk:
     sources: list[SourceRow] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     deleted: list[UUID] = field(default_factory=list)
+    reconcile: ReconcileWindow | None = None

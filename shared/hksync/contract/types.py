@@ -1,22 +1,63 @@
-"""The HealthKit sample types hksync accepts, with their canonical units.
+"""Every HealthKit sample type hksync knows: kind, canonical unit, aggregation, bounds, values.
 
-Values are stored in the canonical unit, so a heart rate sent as ``count/s`` and one sent as
-``count/min`` land in the same column on the same scale. A unit not listed for a type is a
-contract error: it usually means the client read the wrong type.
+The identifiers, units, aggregation styles and category values are generated from a maintained
+source (hksync.contract.healthkit_types, written by `make types` from the schema of the npm
+package @kingstinct/react-native-healthkit, itself generated from the HealthKit SDK headers);
+the plausibility bounds are hand-kept in hksync.contract.bounds, each with its reason. Values
+are stored in the type's canonical unit, so a heart rate sent as ``count/min`` and one sent as
+``count/s`` land on the same scale. docs/healthkit-types.md is the same table for clients.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
+from hksync.contract import healthkit_types as _generated
+from hksync.contract.bounds import BOUNDS, Bounds
+
+__all__ = [
+    "SAMPLE_TYPES",
+    "SOURCE_VERSION",
+    "WORKOUT_ACTIVITY_TYPES",
+    "WORKOUT_EVENT_TYPES",
+    "WORKOUT_TYPE",
+    "Aggregation",
+    "Bounds",
+    "SampleKind",
+    "SampleTypeSpec",
+    "kind_of",
+]
+
 
 class SampleKind(StrEnum):
     QUANTITY = "quantity"
     CATEGORY = "category"
+    CORRELATION = "correlation"
     WORKOUT = "workout"
+    WORKOUT_ROUTE = "workout_route"
+    ELECTROCARDIOGRAM = "electrocardiogram"
+    AUDIOGRAM = "audiogram"
+    HEARTBEAT_SERIES = "heartbeat_series"
+    STATE_OF_MIND = "state_of_mind"
+    SCORED_ASSESSMENT = "scored_assessment"
+    MEDICATION_DOSE = "medication_dose"
+
+
+class Aggregation(StrEnum):
+    """HKQuantityAggregationStyle: how samples of a quantity type combine over time."""
+
+    CUMULATIVE = "cumulative"
+    DISCRETE_ARITHMETIC = "discrete_arithmetic"
+    DISCRETE_TEMPORALLY_WEIGHTED = "discrete_temporally_weighted"
+    DISCRETE_EQUIVALENT_CONTINUOUS_LEVEL = "discrete_equivalent_continuous_level"
+
+
+def _no_values() -> Mapping[int, str]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,142 +66,65 @@ class SampleTypeSpec:
 
     identifier: str
     kind: SampleKind
-    #: Unit the value is stored in (HealthKit's unit string syntax).
+    #: Quantity types: the unit values are stored in, as a HealthKit unit string.
     canonical_unit: str | None = None
-    #: Accepted unit -> factor that converts a value in it to the canonical unit.
-    units: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
-    #: Largest plausible value in the canonical unit (None: unbounded).
-    max_value: float | None = None
-    #: Category types: raw value -> HealthKit's name for it.
-    category_values: MappingProxyType[int, str] = field(
-        default_factory=lambda: MappingProxyType({})
+    #: Quantity types: HealthKit's aggregation style.
+    aggregation: Aggregation | None = None
+    #: Quantity types: the plausible range in the canonical unit (every quantity type has one).
+    bounds: Bounds | None = None
+    #: Category types: raw value -> HealthKit's case name for it.
+    category_values: Mapping[int, str] = field(default_factory=_no_values)
+    #: Correlations: the type identifiers of their member samples.
+    members: frozenset[str] = frozenset()
+
+
+def _build_table() -> dict[str, SampleTypeSpec]:
+    specs = [
+        SampleTypeSpec(
+            identifier,
+            SampleKind.QUANTITY,
+            canonical_unit=unit,
+            aggregation=Aggregation(aggregation),
+            bounds=BOUNDS.get(identifier),
+        )
+        for identifier, (unit, aggregation) in _generated.QUANTITY_TYPES.items()
+    ]
+    # One read-only mapping per value enum, shared by the category types that use it.
+    enums = {
+        name: MappingProxyType(dict(values))
+        for name, values in _generated.CATEGORY_VALUE_ENUMS.items()
+    }
+    specs.extend(
+        SampleTypeSpec(identifier, SampleKind.CATEGORY, category_values=enums[enum])
+        for identifier, enum in _generated.CATEGORY_TYPES.items()
     )
-
-
-def _quantity(
-    identifier: str,
-    canonical: str,
-    extra_units: dict[str, float] | None = None,
-    max_value: float | None = None,
-) -> SampleTypeSpec:
-    units = {canonical: 1.0, **(extra_units or {})}
-    return SampleTypeSpec(
-        identifier, SampleKind.QUANTITY, canonical, MappingProxyType(units), max_value
+    specs.extend(
+        SampleTypeSpec(identifier, SampleKind.CORRELATION, members=frozenset(members))
+        for identifier, members in _generated.CORRELATION_TYPES.items()
     )
+    specs.extend(
+        SampleTypeSpec(identifier, SampleKind(kind))
+        for identifier, kind in _generated.OTHER_TYPES.items()
+    )
+    return {spec.identifier: spec for spec in specs}
 
 
-def _category(identifier: str, values: dict[int, str]) -> SampleTypeSpec:
-    return SampleTypeSpec(identifier, SampleKind.CATEGORY, category_values=MappingProxyType(values))
-
-
-_PER_MINUTE = {"count/s": 60.0}
-_DISTANCE = {"km": 1000.0, "mi": 1609.344, "ft": 0.3048, "yd": 0.9144}
-_ENERGY = {"Cal": 1.0, "kJ": 1 / 4.184}
+#: Every HealthKit sample type identifier, of every kind.
+SAMPLE_TYPES: Final[Mapping[str, SampleTypeSpec]] = MappingProxyType(_build_table())
 
 WORKOUT_TYPE: Final = "HKWorkoutTypeIdentifier"
 
-SAMPLE_TYPES: Final[MappingProxyType[str, SampleTypeSpec]] = MappingProxyType(
-    {
-        spec.identifier: spec
-        for spec in (
-            _quantity("HKQuantityTypeIdentifierHeartRate", "count/min", _PER_MINUTE),
-            _quantity("HKQuantityTypeIdentifierRestingHeartRate", "count/min", _PER_MINUTE),
-            _quantity("HKQuantityTypeIdentifierWalkingHeartRateAverage", "count/min", _PER_MINUTE),
-            _quantity("HKQuantityTypeIdentifierHeartRateVariabilitySDNN", "ms", {"s": 1000.0}),
-            _quantity("HKQuantityTypeIdentifierStepCount", "count"),
-            _quantity("HKQuantityTypeIdentifierDistanceWalkingRunning", "m", _DISTANCE),
-            _quantity("HKQuantityTypeIdentifierDistanceCycling", "m", _DISTANCE),
-            _quantity("HKQuantityTypeIdentifierActiveEnergyBurned", "kcal", _ENERGY),
-            _quantity("HKQuantityTypeIdentifierBasalEnergyBurned", "kcal", _ENERGY),
-            _quantity("HKQuantityTypeIdentifierFlightsClimbed", "count"),
-            _quantity(
-                "HKQuantityTypeIdentifierAppleExerciseTime", "min", {"s": 1 / 60, "hr": 60.0}
-            ),
-            # HealthKit's "%" unit is a fraction: 0.97 means 97 %.
-            _quantity("HKQuantityTypeIdentifierOxygenSaturation", "%", max_value=1.0),
-            _quantity("HKQuantityTypeIdentifierRespiratoryRate", "count/min", _PER_MINUTE),
-            _quantity("HKQuantityTypeIdentifierBodyMass", "kg", {"g": 0.001, "lb": 0.45359237}),
-            _category(
-                "HKCategoryTypeIdentifierSleepAnalysis",
-                {
-                    0: "inBed",
-                    1: "asleepUnspecified",
-                    2: "awake",
-                    3: "asleepCore",
-                    4: "asleepDeep",
-                    5: "asleepREM",
-                },
-            ),
-            _category("HKCategoryTypeIdentifierMindfulSession", {0: "notApplicable"}),
-            _category("HKCategoryTypeIdentifierAppleStandHour", {0: "stood", 1: "idle"}),
-            SampleTypeSpec(WORKOUT_TYPE, SampleKind.WORKOUT),
-        )
-    }
-)
+#: HKWorkoutActivityType case names (Apple's enum case names: "running", "yoga").
+WORKOUT_ACTIVITY_TYPES: Final[frozenset[str]] = frozenset(_generated.WORKOUT_ACTIVITY_TYPES)
 
-#: HKWorkoutActivityType names (Apple's enum case names) that hksync accepts.
-WORKOUT_ACTIVITY_TYPES: Final = frozenset(
-    {
-        "americanFootball",
-        "archery",
-        "badminton",
-        "baseball",
-        "basketball",
-        "bowling",
-        "boxing",
-        "climbing",
-        "cooldown",
-        "coreTraining",
-        "cricket",
-        "crossCountrySkiing",
-        "crossTraining",
-        "cycling",
-        "dance",
-        "downhillSkiing",
-        "elliptical",
-        "functionalStrengthTraining",
-        "golf",
-        "gymnastics",
-        "handCycling",
-        "hiking",
-        "highIntensityIntervalTraining",
-        "hockey",
-        "jumpRope",
-        "kickboxing",
-        "martialArts",
-        "mindAndBody",
-        "mixedCardio",
-        "other",
-        "paddleSports",
-        "pilates",
-        "rowing",
-        "rugby",
-        "running",
-        "sailing",
-        "skatingSports",
-        "snowboarding",
-        "soccer",
-        "socialDance",
-        "stairClimbing",
-        "stairs",
-        "stepTraining",
-        "surfingSports",
-        "swimming",
-        "tableTennis",
-        "tennis",
-        "traditionalStrengthTraining",
-        "volleyball",
-        "walking",
-        "waterFitness",
-        "waterPolo",
-        "wheelchairRunPace",
-        "wheelchairWalkPace",
-        "yoga",
-    }
-)
+#: HKWorkoutEventType case names ("pause", "lap", "segment").
+WORKOUT_EVENT_TYPES: Final[frozenset[str]] = frozenset(_generated.WORKOUT_EVENT_TYPES)
+
+#: The version of @kingstinct/react-native-healthkit the table was generated from.
+SOURCE_VERSION: Final[str] = _generated.SOURCE_VERSION
 
 
 def kind_of(identifier: str) -> SampleKind | None:
-    """The kind of a supported type identifier, or None for an unsupported one."""
+    """The kind of a known type identifier, or None for one the table does not know."""
     spec = SAMPLE_TYPES.get(identifier)
     return spec.kind if spec else None
