@@ -22,7 +22,9 @@ from hksync.db.migrate import migrate
 
 TEST_BUCKET = "hksync-raw-test"
 TABLES_TO_RESET = (
+    "rejected_samples",
     "health_samples",
+    "sources",
     "sync_chunks",
     "sync_anchors",
     "sync_sessions",

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hksync import query
 from hksync.aws.clients import s3_client
 from hksync.aws.s3 import RawStore
+from hksync.contract.responses import (
+    REJECTED_CURSOR_PATTERN,
+    REJECTED_PAGE_DEFAULT,
+    REJECTED_PAGE_MAX,
+)
 from hksync.db.connection import connection
 from hksync.db.syncs import SyncRepository
 from hksync.http_api import PathUuid, current_user, http_resolver, json_response
@@ -38,6 +44,22 @@ def get_sync(sync_id: PathUuid) -> Response[str]:
         sync_id,
     )
     return json_response(HTTPStatus.OK, status)
+
+
+@app.get("/v1/syncs/<sync_id>/rejected")
+def get_rejected_samples(
+    sync_id: PathUuid,
+    after: Annotated[
+        str | None,
+        Query(pattern=REJECTED_CURSOR_PATTERN, description="A previous page's next_after."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=REJECTED_PAGE_MAX)] = REJECTED_PAGE_DEFAULT,
+) -> Response[str]:
+    """The samples of a sync refused on their own (field and reason each), paged."""
+    page = query.rejected_samples(
+        SyncRepository(connection(settings)), _caller(), sync_id, after=after, limit=limit
+    )
+    return json_response(HTTPStatus.OK, page)
 
 
 @app.get("/v1/anchors")

@@ -44,6 +44,7 @@ class Metric(StrEnum):
     SAMPLES_UPDATED = "SamplesUpdated"
     SAMPLES_UNCHANGED = "SamplesUnchanged"
     SAMPLES_DELETED = "SamplesDeleted"
+    SAMPLES_REJECTED = "SamplesRejected"
     PROCESSING_LAG = "ProcessingLag"
     SYNCS_COMPLETED = "SyncsCompleted"
     SYNCS_FAILED = "SyncsFailed"
@@ -100,6 +101,7 @@ def report_processed(result: ObjectResult) -> None:
         record(Metric.SAMPLES_UPDATED, result.counts.updated)
         record(Metric.SAMPLES_UNCHANGED, result.counts.unchanged)
         record(Metric.SAMPLES_DELETED, result.counts.deleted)
+        record(Metric.SAMPLES_REJECTED, result.counts.rejected)
         if result.lag_s is not None:
             record(Metric.PROCESSING_LAG, result.lag_s)
     if result.completed_sync:
@@ -121,6 +123,7 @@ def report_processed(result: ObjectResult) -> None:
             "updated": result.counts.updated,
             "unchanged": result.counts.unchanged,
             "deleted": result.counts.deleted,
+            "rejected": result.counts.rejected,
             # The reason names fields, never their values (see contract/errors.py).
             "failure_fields": result.failure_fields,
         },

@@ -18,7 +18,8 @@ from hksync.contract.field_errors import FieldError
 from hksync.contract.models import StoredCommit
 from hksync.contract.sample_rows import DecodedChunk
 from hksync.db.erasure import ErasureBarrier
-from hksync.db.syncs import SyncRepository, WriteCounts
+from hksync.db.samples import WriteCounts
+from hksync.db.syncs import SyncRepository
 from hksync.errors import ContractViolation, HksyncError
 from hksync.ingest import stored_commit
 from hksync.keys import ChunkKey, CommitKey, parse_key
@@ -173,11 +174,11 @@ class ChunkProcessor:
 
     def _store_chunk(self, target: ChunkKey, chunk: DecodedChunk) -> WriteCounts:
         """The chunk's rows, tombstones and rejected samples, inside the caller's transaction."""
-        repository = self._repository
+        samples = self._repository.samples
         user_id, sync_id = target.user_id, target.sync_id
-        counts = repository.upsert_samples(user_id, sync_id, chunk.rows, chunk.sources)
-        deleted = repository.tombstone(user_id, sync_id, chunk.sample_type, chunk.deleted)
-        repository.record_rejections(user_id, sync_id, target.seq, chunk.rejected)
+        counts = samples.upsert_samples(user_id, sync_id, chunk.rows, chunk.sources)
+        deleted = samples.tombstone(user_id, sync_id, chunk.sample_type, chunk.deleted)
+        samples.record_rejections(user_id, sync_id, target.seq, chunk.sample_type, chunk.rejected)
         # A rejected sample was received too; exact repeats of a UUID in the chunk count once
         # (as before), and a correlation's members count as the samples they are.
         rejected = len(chunk.rejected)

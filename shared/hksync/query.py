@@ -9,6 +9,8 @@ from hksync.contract.responses import (
     AnchorsView,
     AnchorView,
     FailedChunkView,
+    RejectedSamplesPage,
+    RejectedSampleView,
     SyncCounts,
     SyncStatusView,
 )
@@ -38,7 +40,9 @@ def sync_status(
             chunks_uploaded=uploaded,
             chunks_processed=0,
             chunks_failed=0,
-            samples=SyncCounts(received=0, inserted=0, updated=0, unchanged=0, deleted=0),
+            samples=SyncCounts(
+                received=0, inserted=0, updated=0, unchanged=0, deleted=0, rejected=0
+            ),
             failed_chunks=[],
             committed_at=None,
             completed_at=None,
@@ -63,12 +67,43 @@ def sync_status(
             updated=status.samples_updated,
             unchanged=status.samples_unchanged,
             deleted=status.samples_deleted,
+            rejected=status.samples_rejected,
         ),
         failed_chunks=[
             FailedChunkView(seq=chunk.seq, reason=chunk.failure_reason) for chunk in failed
         ],
         committed_at=status.committed_at,
         completed_at=status.completed_at,
+    )
+
+
+def rejected_samples(
+    repository: SyncRepository, user_id: str, sync_id: UUID, *, after: str | None, limit: int
+) -> RejectedSamplesPage:
+    """One page of the samples of a sync refused on their own. ``after`` is the previous page's
+    ``next_after`` ("seq:sample_index")."""
+    if repository.sync_status(user_id, sync_id) is None:
+        raise NotFound(f"no sync {sync_id} for this user", field="sync_id")
+    cursor = None
+    if after is not None:
+        seq, _, index = after.partition(":")
+        cursor = (int(seq), int(index))
+    # One more than asked: whether a next page exists, without a count.
+    rows = repository.samples.rejected_page(user_id, sync_id, after=cursor, limit=limit + 1)
+    page = rows[:limit]
+    return RejectedSamplesPage(
+        rejected=[
+            RejectedSampleView(
+                seq=row.seq,
+                sample_index=row.sample_index,
+                sample_type=row.sample_type,
+                uuid=row.uuid,
+                field=row.field,
+                reason=row.reason,
+            )
+            for row in page
+        ],
+        next_after=f"{page[-1].seq}:{page[-1].sample_index}" if len(rows) > limit else None,
     )
 
 

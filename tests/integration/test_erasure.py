@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from hksync.aws.s3 import RawStore
+from hksync.contract.decoding import decode_chunk
 from hksync.db.erasure import ErasureRepository
 from hksync.db.syncs import SyncRepository
 from hksync.keys import user_prefix
@@ -302,9 +303,7 @@ def test_the_erasure_waits_for_a_processor_writing_for_the_user_then_deletes_its
 ) -> None:
     sync_id = uuid.uuid4()
     plan = chunk(sync_id, 0, heart_rates(3))
-    from hksync.contract.models import Chunk
-
-    samples = Chunk.model_validate_json(json.dumps(plan)).unique_samples()
+    decoded = decode_chunk(json.dumps(plan).encode())
     with (
         psycopg.connect(database_url, autocommit=True) as writer,
         psycopg.connect(database_url, autocommit=True) as eraser,
@@ -312,7 +311,7 @@ def test_the_erasure_waits_for_a_processor_writing_for_the_user_then_deletes_its
         repository = SyncRepository(writer)
         with repository.transaction():
             repository.lock_sync(ALICE, sync_id)  # takes the user's lock until commit
-            repository.upsert_samples(ALICE, sync_id, samples)
+            repository.samples.upsert_samples(ALICE, sync_id, decoded.rows, decoded.sources)
             erasure, _ = ErasureRepository(db).request(ALICE)
             deleting = threading.Thread(
                 target=ErasureRepository(eraser).delete_rows_and_complete, args=(erasure,)

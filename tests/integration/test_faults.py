@@ -303,7 +303,7 @@ def test_postgres_crashing_during_a_run_fails_loudly_and_the_retries_complete(
     assert failures == [(0, "OperationalError"), (1, "OperationalError")]
     with psycopg.connect(restartable_postgres.url, autocommit=True) as conn:
         _assert_reference_state(conn)
-        conn.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions")
+        conn.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions CASCADE")
 
 
 @pytest.mark.slow
@@ -362,7 +362,7 @@ def test_warm_functions_answer_after_a_database_restart_without_a_5xx(
     }
     with psycopg.connect(restartable_postgres.url, autocommit=True) as conn:
         _assert_reference_state(conn)
-        conn.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions")
+        conn.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions CASCADE")
 
 
 # --- one connection, many objects (hksync ops replays a whole dead-letter queue on one) ------

@@ -113,7 +113,23 @@ def test_bad_bodies_are_4xx_and_store_nothing(
     assert _stored_keys() == []
 
 
-def test_a_contract_error_is_422_naming_the_field(pipeline: Pipeline) -> None:
+def test_an_envelope_error_is_422_naming_the_field(pipeline: Pipeline) -> None:
+    body = chunk(uuid.uuid4(), 0, [heart_rate()])
+    body["deletions"] = []  # misspelt: deleted
+
+    result = pipeline.put_chunk("alice", body)
+
+    assert result.status == 422
+    assert result.body["error"] == "validation_failed"
+    assert [detail["field"] for detail in result.body["details"]] == ["deletions"]
+    assert _stored_keys() == []
+
+
+def test_a_bad_sample_in_a_good_envelope_is_accepted_for_the_processor_to_set_aside(
+    pipeline: Pipeline,
+) -> None:
+    """Ingest checks the envelope only (ADR 0004): a sample's own problems reject that sample
+    alone, in the processor, so the upload is acknowledged and stored whole."""
     sync_id = uuid.uuid4()
     sample = heart_rate()
     sample["end_date"] = "2026-11-20T07:00:00+00:00"  # before its start
@@ -121,12 +137,9 @@ def test_a_contract_error_is_422_naming_the_field(pipeline: Pipeline) -> None:
 
     result = pipeline.put_chunk("alice", chunk(sync_id, 0, [heart_rate(), sample]))
 
-    assert result.status == 422
-    assert result.body["error"] == "validation_failed"
-    fields = {detail["field"]: detail["reason"] for detail in result.body["details"]}
-    assert fields["samples[1].end_date"] == "end_date is before start_date"
-    assert "does not fit HKQuantityTypeIdentifierHeartRate" in fields["samples[1].unit"]
-    assert _stored_keys() == []
+    assert result.status == 202, result.body
+    assert result.body["samples"] == 2
+    assert len(_stored_keys()) == 1
 
 
 def test_body_and_path_must_name_the_same_chunk(pipeline: Pipeline) -> None:
@@ -199,9 +212,9 @@ def test_commit_is_idempotent_and_conflicts_on_change(pipeline: Pipeline) -> Non
         ),
         pytest.param({"chunk_count": 1, "anchors": {}}, "anchors", id="no-anchors"),
         pytest.param(
-            {"chunk_count": 1, "anchors": {"HKNotAType": "a"}},
-            "anchors.HKNotAType",
-            id="unknown-type",
+            {"chunk_count": 1, "anchors": {"NotAType": "a"}},
+            "anchors.NotAType",
+            id="not-a-healthkit-identifier",
         ),
     ],
 )

@@ -52,15 +52,19 @@ def _run_everything(pipeline: Pipeline) -> AppleWatchUser:
         pipeline.upload(USER, sync)
         assert pipeline.put_chunk(USER, sync.chunks[0]).status == 202  # a client retry
         pipeline.drain(rng=random.Random(1), duplicate_rate=0.5)
-    bad = heart_rate()
-    bad["unit"] = "kg"
-    rejected_sync = uuid.uuid4()
-    assert pipeline.put_chunk(USER, chunk(rejected_sync, 0, [bad])).status == 422
+    bad_sample = heart_rate()
+    bad_sample["unit"] = "kg"
+    quarantined_sync = uuid.uuid4()
+    quarantined = chunk(quarantined_sync, 0, [heart_rate(), bad_sample])
+    assert pipeline.put_chunk(USER, quarantined).status == 202  # the bad sample set aside
+    assert pipeline.commit(USER, quarantined_sync, commit(1)).status == 202
+    bad_envelope = {**chunk(uuid.uuid4(), 0, [heart_rate()]), "deletions": []}
+    assert pipeline.put_chunk(USER, bad_envelope).status == 422
     failing_sync = uuid.uuid4()
     boto3.client("s3").put_object(
         Bucket=TEST_BUCKET,
         Key=f"raw/{USER.replace('@', '%40')}/{failing_sync}/chunks/000000.json",
-        Body=json.dumps(chunk(failing_sync, 0, [bad])).encode(),
+        Body=json.dumps({**chunk(failing_sync, 0, [heart_rate()]), "deletions": []}).encode(),
     )
     assert pipeline.commit(USER, failing_sync, commit(1)).status == 202
     pipeline.drain()

@@ -99,7 +99,9 @@ def _physical_versions(db: psycopg.Connection) -> dict[str, list[tuple[Any, ...]
 
 
 def _truncate(db: psycopg.Connection) -> None:
-    db.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions")
+    db.execute(
+        "TRUNCATE health_samples, sources, sync_chunks, sync_anchors, sync_sessions CASCADE"
+    )
 
 
 def _put_raw(key: object, body: bytes) -> None:
@@ -482,7 +484,7 @@ def test_failures_lists_rejected_chunks_newest_first_with_their_reasons(
     pipeline: Pipeline, inspection: Inspection
 ) -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
-    _put_raw(ChunkKey("alice", first, 0), b'{"samples": "not a list"}')
+    _put_raw(ChunkKey("alice", first, 0), b'{"samples": []}')  # no sync_id, seq...
     pipeline.drain()
     mismatched = chunk(second, 1, heart_rates(2))  # the body says chunk 1 ...
     _put_raw(ChunkKey("bob", second, 3), json.dumps(mismatched).encode())  # ... the key 3

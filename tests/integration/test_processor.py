@@ -159,7 +159,7 @@ def test_order_of_delivery_does_not_matter(pipeline: Pipeline, db: psycopg.Conne
     in_order = _final_state(db)
 
     for scenario in ("reverse", "commits-first", "shuffled-with-duplicates"):
-        db.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions")
+        db.execute("TRUNCATE health_samples, sync_chunks, sync_anchors, sync_sessions CASCADE")
         if scenario == "reverse":
             deliveries = list(reversed(objects))
         elif scenario == "commits-first":
@@ -204,13 +204,13 @@ def test_a_bad_chunk_fails_with_its_reason_and_the_rest_is_stored(
     sync_id = uuid.uuid4()
     good = chunk(sync_id, 0, heart_rates(5))
     assert pipeline.put_chunk("alice", good).status == 202
-    # A presigned upload bypasses the API's validation: the processor must catch it.
-    bad_sample = heart_rate()
-    bad_sample["value"] = -5
+    # A presigned upload bypasses the API's envelope check: the processor must catch it. (A bad
+    # sample only rejects itself: tests/integration/test_every_kind.py.)
+    bad_envelope = {**chunk(sync_id, 1, heart_rates(1)), "deletions": []}
     boto3.client("s3").put_object(
         Bucket=TEST_BUCKET,
         Key=f"raw/alice/{sync_id}/chunks/000001.json",
-        Body=json.dumps(chunk(sync_id, 1, [bad_sample])).encode(),
+        Body=json.dumps(bad_envelope).encode(),
     )
     assert pipeline.commit("alice", sync_id, commit(2)).status == 202
 
@@ -224,8 +224,8 @@ def test_a_bad_chunk_fails_with_its_reason_and_the_rest_is_stored(
     assert status["chunks_processed"] == 1
     assert status["chunks_failed"] == 1
     assert status["failed_chunks"][0]["seq"] == 1
-    assert "samples[0].value" in status["failed_chunks"][0]["reason"]
-    assert "greater than or equal to 0" in status["failed_chunks"][0]["reason"]
+    assert "deletions" in status["failed_chunks"][0]["reason"]
+    assert "unknown field" in status["failed_chunks"][0]["reason"]
 
 
 def test_status_tells_all_unchanged_apart_from_failed(
@@ -248,6 +248,7 @@ def test_status_tells_all_unchanged_apart_from_failed(
         "updated": 0,
         "unchanged": 10,
         "deleted": 0,
+        "rejected": 0,
     }
     assert status["failed_chunks"] == []
     assert _physical_versions(db) == versions  # zero rows rewritten
@@ -363,11 +364,11 @@ def test_a_refused_chunk_fails_its_sync_at_once_before_the_commit(
     """Issue 16: a sync with a refused chunk waited (receiving, then committed) although it
     can never complete: the chunk is immutable. It is failed as soon as the chunk is refused."""
     sync_id = uuid.uuid4()
-    bad_sample = {**heart_rate(), "value": -5}
+    bad_envelope = {**chunk(sync_id, 0, heart_rates(1)), "deletions": []}
     boto3.client("s3").put_object(  # a presigned upload: no API validation
         Bucket=TEST_BUCKET,
         Key=f"raw/alice/{sync_id}/chunks/000000.json",
-        Body=json.dumps(chunk(sync_id, 0, [bad_sample])).encode(),
+        Body=json.dumps(bad_envelope).encode(),
     )
 
     pipeline.drain()
@@ -384,7 +385,7 @@ def test_a_committed_sync_with_a_chunk_never_uploaded_says_incomplete_until_it_i
     with nothing to tell the app. The status names the missing chunk at once."""
     sync_id = uuid.uuid4()
     assert pipeline.put_chunk("alice", chunk(sync_id, 0, heart_rates(3))).status == 202
-    refused = chunk(sync_id, 1, [{**heart_rate(), "value": -5}])
+    refused = {**chunk(sync_id, 1, heart_rates(1)), "deletions": []}
     assert pipeline.put_chunk("alice", refused).status == 422
     assert pipeline.put_chunk("alice", chunk(sync_id, 2, heart_rates(3))).status == 202
     assert pipeline.commit("alice", sync_id, commit(3)).status == 202

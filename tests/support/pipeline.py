@@ -51,6 +51,7 @@ class Pipeline:
         user: str | None,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
     ) -> HttpResult:
         path = route.format(**params)
         event = http_api_event(
@@ -61,6 +62,7 @@ class Pipeline:
             headers={"content-type": "application/json", **(headers or {})},
             body=body,
             claims={"sub": user} if user else None,
+            query=query,
         )
         response = function(event, FakeLambdaContext("test"))
         text = response.get("body") or ""
@@ -108,6 +110,17 @@ class Pipeline:
     def status(self, user: str, sync_id: Any) -> HttpResult:
         return self.call(
             self.query, "GET", "/v1/syncs/{sync_id}", {"sync_id": str(sync_id)}, user=user
+        )
+
+    def rejected(self, user: str, sync_id: Any, **query: str) -> HttpResult:
+        """GET /v1/syncs/{sync_id}/rejected; ``query`` as after= and limit=."""
+        return self.call(
+            self.query,
+            "GET",
+            "/v1/syncs/{sync_id}/rejected",
+            {"sync_id": str(sync_id)},
+            user=user,
+            query=query,
         )
 
     def anchors(self, user: str) -> HttpResult:

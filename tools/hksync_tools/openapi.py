@@ -29,10 +29,14 @@ from hksync.contract.erasure import ErasureView
 from hksync.contract.models import SyncCommit
 from hksync.contract.reminders import CreateReminder, OneTimeReminder, RescheduleReminder
 from hksync.contract.responses import (
+    REJECTED_CURSOR_PATTERN,
+    REJECTED_PAGE_DEFAULT,
+    REJECTED_PAGE_MAX,
     AnchorsView,
     ChunkAccepted,
     CommitAccepted,
     ErrorBody,
+    RejectedSamplesPage,
     ReminderList,
     ReminderView,
     SyncStatusView,
@@ -72,6 +76,7 @@ class Operation:
     errors: tuple[int, ...] = (401, 422)
     gzip: bool = False
     path_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    query_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _path_parameter(model: type[BaseModel], name: str, description: str) -> dict[str, Any]:
@@ -166,6 +171,27 @@ OPERATIONS: Final[dict[str, Operation]] = {
         {200: SyncStatusView},
         errors=(401, 404, 422),
         path_parameters={"sync_id": _SYNC_ID},
+    ),
+    "GET /v1/syncs/{sync_id}/rejected": Operation(
+        "A sync's rejected samples",
+        "The samples refused on their own (the rest of their chunks is stored): chunk, index, "
+        "uuid, the field at fault and why, in chunk order, a page at a time.",
+        {200: RejectedSamplesPage},
+        errors=(401, 404, 422),
+        path_parameters={"sync_id": _SYNC_ID},
+        query_parameters={
+            "after": {
+                "type": "string",
+                "pattern": REJECTED_CURSOR_PATTERN,
+                "description": "The previous page's next_after.",
+            },
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": REJECTED_PAGE_MAX,
+                "default": REJECTED_PAGE_DEFAULT,
+            },
+        },
     ),
     "GET /v1/anchors": Operation(
         "The server's anchors",
@@ -284,6 +310,10 @@ def _operation(method: str, path: str, operation: Operation, ref: Ref) -> dict[s
         "parameters": [
             {"name": name, "in": "path", "required": True, "schema": parameter}
             for name, parameter in operation.path_parameters.items()
+        ]
+        + [
+            {"name": name, "in": "query", "required": False, "schema": parameter}
+            for name, parameter in operation.query_parameters.items()
         ],
         "responses": _responses(operation, ref),
     }

@@ -61,16 +61,21 @@ class SampleRejected(Exception):
         self.reason = reason
 
 
-def _msgspec_error(error: msgspec.ValidationError | msgspec.DecodeError) -> SampleRejected:
-    """msgspec's "Expected `int`, got `str` - at `$.source.name`" as a field and a reason."""
+def _msgspec_error(
+    error: msgspec.ValidationError | msgspec.DecodeError, whole: str = "sample"
+) -> SampleRejected:
+    """msgspec's "Expected `int`, got `str` - at `$.source.name`" as a field and a reason;
+    ``whole`` names the object when the error is about no field of it."""
     message = str(error)
     reason, separator, where = message.rpartition(" - at `")
     if not separator:
         reason, where = message, ""
     field = where.rstrip("`").removeprefix("$").lstrip(".")
-    if not field and "`" in reason:  # "Object missing required field `uuid`"
-        field = reason.split("`")[1] if "required field" in reason else ""
-    return SampleRejected(field or "sample", reason[:1].lower() + reason[1:])
+    if "required field `" in reason or "unknown field `" in reason:
+        # "Object missing required field `uuid`": the field is the one named, in the object.
+        name = reason.split("`")[1]
+        field = f"{field}.{name}" if field else name
+    return SampleRejected(field or whole, reason[:1].lower() + reason[1:])
 
 
 def read_envelope(payload: bytes) -> wire.ChunkIn:
@@ -80,7 +85,7 @@ def read_envelope(payload: bytes) -> wire.ChunkIn:
     try:
         chunk = _ENVELOPE.decode(payload)
     except msgspec.ValidationError as error:
-        rejected = _msgspec_error(error)
+        rejected = _msgspec_error(error, whole="body")
         raise ContractViolation(
             [FieldError(field=rejected.field, reason=rejected.reason)]
         ) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,6 +63,10 @@ class SyncCounts(_Response):
     updated: int
     unchanged: int = Field(description="Already stored with the same content: not rewritten.")
     deleted: int
+    rejected: int = Field(
+        description="Refused on their own (the rest of their chunk is stored): "
+        "GET /v1/syncs/{sync_id}/rejected says which and why."
+    )
 
 
 class SyncStatusView(_Response):
@@ -92,6 +96,31 @@ class SyncStatusView(_Response):
     failed_chunks: list[FailedChunkView]
     committed_at: datetime | None
     completed_at: datetime | None
+
+
+class RejectedSampleView(_Response):
+    seq: int = Field(description="The chunk the sample came in.")
+    sample_index: int = Field(description="Its position in the chunk's samples.")
+    sample_type: str
+    uuid: UUID | None = Field(description="Null when the sample's uuid itself was unreadable.")
+    field: str = Field(description="The field at fault, as a path into the sample.")
+    reason: str
+
+
+#: GET /v1/syncs/{sync_id}/rejected: ?after= is a previous page's next_after ("seq:index"),
+#: ?limit= a page's size.
+REJECTED_CURSOR_PATTERN: Final = r"^(0|[1-9][0-9]{0,8}):(0|[1-9][0-9]{0,8})$"
+REJECTED_PAGE_MAX: Final = 1000
+REJECTED_PAGE_DEFAULT: Final = 100
+
+
+class RejectedSamplesPage(_Response):
+    """Samples of a sync refused on their own, in chunk order."""
+
+    rejected: list[RejectedSampleView]
+    next_after: str | None = Field(
+        description="Pass as ?after= for the next page; null on the last page."
+    )
 
 
 class AnchorView(_Response):

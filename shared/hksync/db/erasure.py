@@ -136,10 +136,12 @@ class ErasureRepository:
             samples = self._conn.execute(
                 "DELETE FROM health_samples WHERE user_id = %s", (user,)
             ).rowcount
+            # After the samples, which reference them.
+            self._conn.execute("DELETE FROM sources WHERE user_id = %s", (user,))
             anchors = self._conn.execute(
                 "DELETE FROM sync_anchors WHERE user_id = %s", (user,)
             ).rowcount
-            # The chunk ledger goes with its syncs (ON DELETE CASCADE).
+            # The chunk ledger and rejected samples go with their syncs (ON DELETE CASCADE).
             syncs = self._conn.execute(
                 "DELETE FROM sync_sessions WHERE user_id = %s", (user,)
             ).rowcount
