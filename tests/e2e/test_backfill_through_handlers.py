@@ -8,11 +8,13 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
 from hksync.contract.types import SAMPLE_TYPES
+from hksync.contract.units import conversion
 from hksync_tools.simulator.user import AppleWatchUser
 from tests.support.pipeline import Pipeline
 
@@ -20,24 +22,40 @@ USER = "watch-wearer-1"
 
 
 def _expected_row(sample: dict[str, Any]) -> tuple[Any, ...]:
+    """What the row of one uploaded sample must hold, from the sample as sent. The unit
+    conversion is the contract's (cross-checked against pint in tests/unit/test_units.py)."""
     spec = SAMPLE_TYPES[sample["sample_type"]]
     metadata = sample.get("metadata") or None
+    start = datetime.fromisoformat(sample["start_date"])
+    end = datetime.fromisoformat(sample["end_date"])
     zone = sample.get("time_zone") or (metadata or {}).get("HKTimeZone")
-    value = unit = category = activity = duration = energy = distance = None
+    local_start = start.astimezone(ZoneInfo(zone)) if zone else start
+    value = unit = original = original_unit = None
+    category = activity = duration = energy = distance = None
     if spec.kind == "quantity":
-        value, unit = round(sample["value"] * spec.units[sample["unit"]], 6), spec.canonical_unit
+        assert spec.canonical_unit is not None
+        convert = conversion(sample["unit"], spec.canonical_unit)
+        value, unit = round(convert.apply(sample["value"]), 6), spec.canonical_unit
+        original, original_unit = sample["value"], sample["unit"]
     elif spec.kind == "category":
         category = sample["value"]
-    else:
+    elif spec.kind == "workout":
         activity, duration = sample["activity_type"], sample["duration_s"]
         energy, distance = sample.get("total_energy_kcal"), sample.get("total_distance_m")
     return (
         sample["sample_type"],
         spec.kind.value,
-        datetime.fromisoformat(sample["start_date"]),
-        datetime.fromisoformat(sample["end_date"]),
+        start,
+        end,
+        _offset_s(start),
+        _offset_s(end),
+        zone,
+        "metadata" if zone else "offset",
+        local_start.date(),
         value,
         unit,
+        original,
+        original_unit,
         category,
         activity,
         duration,
@@ -47,17 +65,24 @@ def _expected_row(sample: dict[str, Any]) -> tuple[Any, ...]:
         sample["source"]["bundle_id"],
         sample["source"].get("version"),
         metadata,
-        zone,
     )
+
+
+def _offset_s(moment: datetime) -> int | None:
+    offset = moment.utcoffset()
+    return None if offset is None else int(offset.total_seconds())
 
 
 def _stored_rows(db: psycopg.Connection) -> dict[UUID, tuple[Any, ...]]:
     rows = db.execute(
-        """SELECT uuid, sample_type, kind, start_at, end_at, round(value::numeric, 6)::float8,
-                  unit, category_value, activity_type, duration_s, total_energy_kcal,
-                  total_distance_m, source_name, source_bundle_id, source_version, metadata,
-                  time_zone
-           FROM health_samples WHERE user_id = %s AND deleted_at IS NULL""",
+        """SELECT h.uuid, h.sample_type, h.kind, h.start_at, h.end_at, h.start_offset_s,
+                  h.end_offset_s, h.time_zone, h.zone_source, h.local_date,
+                  round(h.value::numeric, 6)::float8, h.unit, h.original_value,
+                  h.original_unit, h.category_value, h.activity_type, h.duration_s,
+                  h.total_energy_kcal, h.total_distance_m, s.name, s.bundle_id, s.version,
+                  h.metadata
+           FROM health_samples h JOIN sources s USING (user_id, source_key)
+           WHERE h.user_id = %s AND h.deleted_at IS NULL""",
         (USER,),
     ).fetchall()
     return {row[0]: tuple(row[1:]) for row in rows}

@@ -60,12 +60,10 @@ def test_a_poison_chunk_is_dead_lettered_the_rest_stored_and_a_replay_completes_
         assert client.put(f"/v1/syncs/{waiting}/commit", json=commit(3, "w")).status_code == 202
         # The refused sync: chunk 0 breaks the contract (a presigned upload skips the API's
         # validation; the processor validates again).
-        bad = heart_rate()
-        bad["value"] = -1
+        # (A bad sample alone would only be set aside: the envelope itself is broken here.)
+        bad = {**chunk(refused, 0, [heart_rate()]), "deletions": []}
         target = client.post(f"/v1/syncs/{refused}/chunks/0/upload-url").json()
-        uploaded = httpx.put(
-            target["url"], content=json.dumps(chunk(refused, 0, [bad])), headers=target["headers"]
-        )
+        uploaded = httpx.put(target["url"], content=json.dumps(bad), headers=target["headers"])
         assert uploaded.status_code == 200
         assert client.put(f"/v1/syncs/{refused}/commit", json=commit(1, "r")).status_code == 202
         local_stack.wait_until_idle()
@@ -108,7 +106,7 @@ def test_a_poison_chunk_is_dead_lettered_the_rest_stored_and_a_replay_completes_
     # Contract-invalid: failed with its reason, at once.
     assert refused_status["state"] == "failed"
     assert refused_status["failed_chunks"][0]["seq"] == 0
-    assert "samples[0].value" in refused_status["failed_chunks"][0]["reason"]
+    assert "deletions" in refused_status["failed_chunks"][0]["reason"]
     assert anchors_before == []
     # The replay, once the object can be read: every dead letter processed and deleted.
     assert all(message.deleted for message in report.messages)

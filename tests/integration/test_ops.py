@@ -99,9 +99,7 @@ def _physical_versions(db: psycopg.Connection) -> dict[str, list[tuple[Any, ...]
 
 
 def _truncate(db: psycopg.Connection) -> None:
-    db.execute(
-        "TRUNCATE health_samples, sources, sync_chunks, sync_anchors, sync_sessions CASCADE"
-    )
+    db.execute("TRUNCATE health_samples, sources, sync_chunks, sync_anchors, sync_sessions CASCADE")
 
 
 def _put_raw(key: object, body: bytes) -> None:
@@ -667,3 +665,32 @@ def test_times_are_durations_ago_or_iso_8601(text: str, expected: datetime) -> N
 def test_a_time_that_is_neither_is_refused() -> None:
     with pytest.raises(ValueError, match="neither a duration"):
         parse_time("yesterday")
+
+
+def test_ops_rejected_lists_a_syncs_set_aside_samples_page_by_page(
+    pipeline: Pipeline, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync_id = uuid.uuid4()
+    samples = heart_rates(5)
+    for index in (0, 3):
+        samples[index] = {**samples[index], "unit": "kg"}  # wrong dimension: set aside
+    assert pipeline.put_chunk("alice", chunk(sync_id, 0, samples)).status == 202
+    assert pipeline.commit("alice", sync_id, commit(1)).status == 202
+    pipeline.drain()
+    target = ["--database-url", database_url, "--bucket", TEST_BUCKET]
+
+    assert main(["ops", "rejected", "alice", str(sync_id), "--limit", "1", *target]) == 0
+    first_page = capsys.readouterr().out
+    assert (
+        main(["ops", "rejected", "alice", str(sync_id), "--after", "0:0", "--json", *target]) == 0
+    )
+    second_page = json.loads(capsys.readouterr().out)
+
+    assert f"Rejected samples of sync {sync_id}" in first_page
+    assert "unit" in first_page
+    assert "more: --after 0:0" in first_page
+    assert [(item["sample_index"], item["field"]) for item in second_page["rejected"]] == [
+        (3, "unit")
+    ]
+    assert second_page["next_after"] is None
+    assert main(["ops", "rejected", "nobody", str(sync_id), *target]) == 1

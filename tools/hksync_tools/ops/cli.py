@@ -4,6 +4,8 @@ hksync ops syncs [--state S] [--user U] [--sync ID] [--since 1h] [--limit N]
                                       syncs by state, then the newest ones with their counters
 hksync ops sync USER SYNC_ID          one sync: status, failed chunks, chunks not yet processed
 hksync ops failures [--since 24h]     rejected chunks across users, newest first, with reasons
+hksync ops rejected USER SYNC_ID [--after SEQ:INDEX] [--limit N]
+                                      samples of a sync refused on their own: field and reason
 hksync ops anchors USER               the server's anchors of a user
 hksync ops connections                database connections by application, against the limit
 hksync ops dlq list                   the processor's dead-letter queue, decoded
@@ -86,6 +88,15 @@ def _add_inspection_commands(verbs: _Verbs, common: argparse.ArgumentParser) -> 
     failures.add_argument("--user", help="only this user's chunks")
     failures.add_argument("--limit", type=_positive, default=50)
     failures.set_defaults(run=_runner("commands", "failures"))
+
+    rejected = verbs.add_parser(
+        "rejected", parents=[common], help="a sync's samples refused on their own, with reasons"
+    )
+    rejected.add_argument("user")
+    rejected.add_argument("sync_id", type=_sync_id)
+    rejected.add_argument("--after", metavar="SEQ:INDEX", help="the previous page's next_after")
+    rejected.add_argument("--limit", type=_positive, default=50)
+    rejected.set_defaults(run=_runner("commands", "rejected"))
 
     anchors = verbs.add_parser("anchors", parents=[common], help="a user's server anchors")
     anchors.add_argument("user")

@@ -49,7 +49,16 @@ def syncs(resources: OpsResources, arguments: argparse.Namespace, console: Conso
     if not view.syncs:
         console.print("no syncs match")
         return 0
-    numbers = ("chunks", "failed", "received", "inserted", "updated", "unchanged", "deleted")
+    numbers = (
+        "chunks",
+        "failed",
+        "received",
+        "inserted",
+        "updated",
+        "unchanged",
+        "deleted",
+        "rejected",
+    )
     newest = table(
         f"Newest {arguments.state or ''} syncs (at most {arguments.limit})".replace("  ", " "),
         "user",
@@ -71,6 +80,7 @@ def syncs(resources: OpsResources, arguments: argparse.Namespace, console: Conso
             f"{sync_.samples_updated:,}",
             f"{sync_.samples_unchanged:,}",
             f"{sync_.samples_deleted:,}",
+            f"{sync_.samples_rejected:,}",
             ago(sync_.updated_at),
         )
     console.print(newest)
@@ -119,7 +129,8 @@ def _sync_summary(detail: SyncDetail, user: str) -> TitledTable:
             "samples",
             f"{samples.received:,} received: {samples.inserted:,} inserted, "
             f"{samples.updated:,} updated, {samples.unchanged:,} unchanged, "
-            f"{samples.deleted:,} deleted",
+            f"{samples.deleted:,} deleted, {samples.rejected:,} rejected"
+            + (" (`hksync ops rejected`)" if samples.rejected else ""),
         ),
         ("first upload", when(detail.first_upload_at)),
         ("committed", when(status.committed_at)),
@@ -160,6 +171,41 @@ def failures(resources: OpsResources, arguments: argparse.Namespace, console: Co
             failure.failure_reason,
         )
     console.print(rejected)
+    return 0
+
+
+def rejected(resources: OpsResources, arguments: argparse.Namespace, console: Console) -> int:
+    page = Inspection(resources).rejected(
+        arguments.user, arguments.sync_id, after=arguments.after, limit=arguments.limit
+    )
+    if arguments.json:
+        print_json(page)
+        return 0
+    if not page.rejected:
+        console.print("no rejected samples")
+        return 0
+    listed = table(
+        f"Rejected samples of sync {arguments.sync_id}",
+        "seq",
+        "index",
+        "type",
+        "uuid",
+        "field",
+        "reason",
+        right=("seq", "index"),
+    )
+    for sample in page.rejected:
+        listed.add_row(
+            str(sample.seq),
+            str(sample.sample_index),
+            short_type(sample.sample_type),
+            str(sample.uuid or "-"),
+            sample.field,
+            sample.reason,
+        )
+    console.print(listed)
+    if page.next_after:
+        console.print(f"more: --after {page.next_after}")
     return 0
 
 

@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from hksync import query
-from hksync.contract.responses import AnchorsView, SyncStatusView
+from hksync.contract.responses import AnchorsView, RejectedSamplesPage, SyncStatusView
 from hksync.db.syncs import FailedChunk, SyncStatus
 from hksync.errors import NotFound
 from hksync.keys import ChunkKey, parse_key, sync_prefix
@@ -90,6 +90,17 @@ class Inspection:
                 state=state, user_id=user_id, sync_id=sync_id, since=since, limit=limit
             ),
         )
+
+    def rejected(
+        self, user_id: str, sync_id: UUID, *, after: str | None, limit: int
+    ) -> RejectedSamplesPage:
+        """A page of the sync's samples refused on their own, as the app reads them."""
+        try:
+            return query.rejected_samples(
+                self._resources.repository, user_id, sync_id, after=after, limit=limit
+            )
+        except NotFound:
+            raise OpsError(f"no sync {sync_id} of user {user_id!r} in the database") from None
 
     def sync(self, user_id: str, sync_id: UUID) -> SyncDetail:
         """One sync: the app's status view, its failed chunks with reasons, and which chunks
