@@ -84,6 +84,7 @@ from hksync.contract.models import MAX_CHUNK_ITEMS, is_iana_time_zone
 from hksync_tools.simulator.expectation import Expectation
 from hksync_tools.simulator.factory import SampleFactory
 from hksync_tools.simulator.planner import HOUR, DayPlanner
+from hksync_tools.simulator.planted import Planter
 from hksync_tools.simulator.profile import make_profile, make_writers
 from hksync_tools.simulator.random_streams import RandomStreams
 from hksync_tools.simulator.store import HealthStore
@@ -137,6 +138,16 @@ class AppleWatchUser:
         )
         self._timeline = Timeline(factory, DayPlanner(streams.life, profile, self._zone))
         self._expectation = Expectation()
+        # Same writers and store as the life, but its own stream: see `planted`.
+        planted = SampleFactory(
+            streams.planted,
+            time_zone=time_zone,
+            profile=profile,
+            writers=writers,
+            store=self._store,
+            horizon=self._clock,
+        )
+        self._planter = Planter(planted, self._expectation)
         self._cutter = SyncCutter(streams.syncs, chunk_size, self._expectation)
         self._syncs = 0
 
@@ -157,7 +168,9 @@ class AppleWatchUser:
         if days <= 0:
             raise ValueError("days must be positive")
         # Calendar days in ``now``'s own time zone, as `now - timedelta(days=days)` computes it.
-        self._timeline.start((self._start_now - timedelta(days=days)).timestamp())
+        horizon = (self._start_now - timedelta(days=days)).timestamp()
+        self._timeline.start(horizon)
+        self._planter.plant(math.ceil(horizon), int(self._clock))
         return self._sync(until=self._clock, delete_fraction=0.0)
 
     def incremental(self, hours: float, *, delete_fraction: float = 0.002) -> SimulatedSync:
@@ -181,6 +194,11 @@ class AppleWatchUser:
     def deleted_uuids(self) -> set[str]:
         """Every UUID deleted by a sync so far."""
         return self._expectation.deleted_uuids()
+
+    def rejected_samples(self) -> dict[str, str]:
+        """uuid -> field: every bad sample uploaded so far, with the field the server names
+        when it rejects it (none of them is in `live_samples`)."""
+        return self._expectation.rejected_samples()
 
     def _sync(self, *, until: float, delete_fraction: float) -> SimulatedSync:
         self._timeline.generate_until(until)
