@@ -9,7 +9,7 @@ from hksync_tools.simulator.random_streams import clamp
 
 
 def morning_reading(factory: SampleFactory, day: DayPlan) -> None:
-    """A few mornings a week, seated before breakfast: the cuff's app writes the correlation
+    """A few mornings a week, soon after getting up: the cuff's app writes the correlation
     when the reading ends (home monitoring guidance: mornings, at rest, same time)."""
     rng = factory.rng
     p = factory.profile
