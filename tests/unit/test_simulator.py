@@ -82,6 +82,12 @@ def scenario() -> Scenario:
     return _run()
 
 
+@pytest.fixture(scope="module")
+def decoded_backfill(scenario: Scenario) -> list[DecodedChunk]:
+    """The backfill's chunks as the processor decodes them (at the real clock)."""
+    return _decoded(scenario.syncs[0])
+
+
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
@@ -172,8 +178,10 @@ def test_decoding_rejects_exactly_the_planted_samples_at_any_clock(scenario: Sce
         assert stored.isdisjoint(expected)
 
 
-def test_decoded_rows_carry_members_statistics_and_the_unknown_type(scenario: Scenario) -> None:
-    rows = [row for chunk in _decoded(scenario.syncs[0]) for row in chunk.rows]
+def test_decoded_rows_carry_members_statistics_and_the_unknown_type(
+    decoded_backfill: list[DecodedChunk],
+) -> None:
+    rows = [row for chunk in decoded_backfill for row in chunk.rows]
     by_type = Counter(row.sample_type for row in rows)
     correlations = {row.uuid for row in rows if row.kind == SampleKind.CORRELATION}
     members = [row for row in rows if row.correlation_uuid is not None]
@@ -485,7 +493,9 @@ _APP_TYPES = {
 }
 
 
-def test_sources_devices_and_uuids_look_like_healthkit(scenario: Scenario) -> None:
+def test_sources_devices_and_uuids_look_like_healthkit(
+    scenario: Scenario, decoded_backfill: list[DecodedChunk]
+) -> None:
     every = [sample for sync in scenario.syncs for sample in _accepted(scenario, sync)]
     assert all(uuid == uuid.upper() for uuid in (sample["uuid"] for sample in every))
     watch_name = scenario.user.source_name
@@ -518,9 +528,7 @@ def test_sources_devices_and_uuids_look_like_healthkit(scenario: Scenario) -> No
     assert len(phone_models) == 1, "one iPhone"
 
     kinds = {
-        source.name: source.device_kind
-        for chunk in _decoded(scenario.syncs[0])
-        for source in chunk.sources
+        source.name: source.device_kind for chunk in decoded_backfill for source in chunk.sources
     }
     assert kinds[watch_name] == DeviceKind.WATCH
     assert kinds["iPhone"] == DeviceKind.PHONE
