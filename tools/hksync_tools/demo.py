@@ -1,7 +1,8 @@
 """`make demo`: the whole pipeline on one machine, on a simulated Apple Watch user.
 
 Starts the local stack, uploads a 30-day backfill and incremental syncs with deletions over
-HTTP, prints a summary, checks it against a direct query of the database, schedules a
+HTTP (the backfill holds a few planted bad samples, which the server must reject alone), prints
+a summary, checks it against a direct query of the database and the sync status, schedules a
 medication reminder and shows it delivered once, and stops everything it started.
 """
 
@@ -22,7 +23,13 @@ from hksync_tools.client import HksyncClient
 from hksync_tools.local.auth import issue_token
 from hksync_tools.local.scheduler import delivered_messages
 from hksync_tools.local.stack import LOCAL_REGION, LocalStack
-from hksync_tools.simulator.runner import SimulationReport, print_report, simulate, simulated_user
+from hksync_tools.simulator.runner import (
+    SimulationReport,
+    print_report,
+    short_type_name,
+    simulate,
+    simulated_user,
+)
 
 DEMO_USER = "demo-user-0001"
 
@@ -75,6 +82,7 @@ def run_demo(root: Path, options: dict[str, Any], *, database_url: str | None = 
         consistent = _check_against_database(
             console, report, user.live_samples(), user.deleted_uuids(), info.database_url
         )
+        consistent &= _check_rejections(console, report)
         with HksyncClient(info.api_url, token) as client:
             reminded = _remind(console, stack, client)
     finally:
@@ -105,9 +113,7 @@ def _check_against_database(
         match = live_rows == expected.get(sample_type, 0)
         consistent &= match
         table.add_row(
-            sample_type.removeprefix("HKQuantityTypeIdentifier").removeprefix(
-                "HKCategoryTypeIdentifier"
-            ),
+            short_type_name(sample_type),
             f"{expected.get(sample_type, 0):,}",
             f"{live_rows:,}",
             f"{tombstones:,}",
@@ -123,6 +129,21 @@ def _check_against_database(
         + ("[green]consistent[/green]" if consistent else "[red]INCONSISTENT[/red]")
     )
     return consistent
+
+
+def _check_rejections(console: Console, report: SimulationReport) -> bool:
+    """The sync status's rejected count against the simulator's planted bad samples; a server
+    that does not count rejections yet is reported, not failed."""
+    planted = report.planted_bad
+    if report.rejected is None:
+        console.print(f"rejections: {planted} planted, not counted by this server's status")
+        return True
+    matches = report.rejected == planted
+    console.print(
+        f"rejections: {planted} planted, {report.rejected} in the sync status -> "
+        + ("[green]as expected[/green]" if matches else "[red]UNEXPECTED[/red]")
+    )
+    return matches
 
 
 def _remind(console: Console, stack: LocalStack, client: HksyncClient) -> bool:

@@ -53,12 +53,12 @@ class SampleFactory:
         metadata: dict[str, Any] | None,
     ) -> Sample:
         """The fields every sample has, with a new UUID; the caller adds its value fields."""
-        start_text = self._iso(start)
+        start_text = self.iso(start)
         sample: Sample = {
             "uuid": random_uuid(self.rng),
             "sample_type": sample_type,
             "start_date": start_text,
-            "end_date": start_text if end == start else self._iso(end),
+            "end_date": start_text if end == start else self.iso(end),
             "source": writer.source,
         }
         if writer.device is not None:
@@ -107,5 +107,34 @@ class SampleFactory:
         sample["value"] = value
         self.add(sample, added_at)
 
-    def _iso(self, t: int) -> str:
+    def correlation(
+        self,
+        sample_type: str,
+        t: int,
+        members: list[tuple[str, float]],
+        writer: Writer,
+        added_at: float,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """A correlation at instant ``t`` with one quantity member per (type, value), added at
+        ``added_at``. Each member is also added on its own: HealthKit's query of the member's
+        type returns it too, so the app uploads it in that type's chunk as well."""
+        if t < self.horizon:
+            return
+        correlation = self.sample(sample_type, t, t, writer, metadata)
+        objects = [self.member(member_type, t, value, writer) for member_type, value in members]
+        correlation["objects"] = objects
+        self.add(correlation, added_at)
+        for member in objects:
+            self.add(member, added_at)
+
+    def member(self, sample_type: str, t: int, value: float, writer: Writer) -> Sample:
+        """A quantity sample at instant ``t`` for a correlation, in the type's canonical unit."""
+        member = self.sample(sample_type, t, t, writer, None)
+        member["unit"] = UNITS[sample_type]
+        member["value"] = value
+        return member
+
+    def iso(self, t: int) -> str:
+        """Epoch seconds as ISO 8601 with the user's UTC offset at that instant."""
         return datetime.fromtimestamp(t, self.zone).isoformat()

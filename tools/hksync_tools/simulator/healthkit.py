@@ -23,6 +23,18 @@ BODY_MASS: Final = "HKQuantityTypeIdentifierBodyMass"
 SLEEP_ANALYSIS: Final = "HKCategoryTypeIdentifierSleepAnalysis"
 STAND_HOUR: Final = "HKCategoryTypeIdentifierAppleStandHour"
 WORKOUT: Final = WORKOUT_TYPE
+WORKOUT_ROUTE: Final = "HKWorkoutRouteTypeIdentifier"
+BLOOD_PRESSURE: Final = "HKCorrelationTypeIdentifierBloodPressure"
+SYSTOLIC: Final = "HKQuantityTypeIdentifierBloodPressureSystolic"
+DIASTOLIC: Final = "HKQuantityTypeIdentifierBloodPressureDiastolic"
+FOOD: Final = "HKCorrelationTypeIdentifierFood"
+DIETARY_ENERGY: Final = "HKQuantityTypeIdentifierDietaryEnergyConsumed"
+CARBOHYDRATES: Final = "HKQuantityTypeIdentifierDietaryCarbohydrates"
+PROTEIN: Final = "HKQuantityTypeIdentifierDietaryProtein"
+FAT: Final = "HKQuantityTypeIdentifierDietaryFatTotal"
+DIETARY_WATER: Final = "HKQuantityTypeIdentifierDietaryWater"
+#: A type of a future SDK, unknown to the contract's table: the server must store it as sent.
+FUTURE_SLEEP_SCORE: Final = "HKQuantityTypeIdentifierAppleSleepScore"
 
 #: The unit the simulated app asks HealthKit for, per quantity type (the canonical ones).
 UNITS: Final[dict[str, str]] = {
@@ -31,8 +43,13 @@ UNITS: Final[dict[str, str]] = {
     if spec.canonical_unit is not None
 }
 
-#: Chunks list types in the contract table's order.
-TYPE_ORDER: Final = {identifier: index for index, identifier in enumerate(SAMPLE_TYPES)}
+_TABLE_ORDER: Final = {identifier: index for index, identifier in enumerate(SAMPLE_TYPES)}
+
+
+def type_order(identifier: str) -> tuple[int, str]:
+    """Chunks list types in the contract table's order, types it does not know after them."""
+    return _TABLE_ORDER.get(identifier, len(_TABLE_ORDER)), identifier
+
 
 # HKCategoryValueSleepAnalysis raw values.
 IN_BED: Final = 0
@@ -49,11 +66,14 @@ Sample = dict[str, Any]
 
 
 def copy_sample(sample: Sample) -> Sample:
-    """A copy that shares nothing mutable with the simulator's own record."""
-    copy = dict(sample)
-    copy["source"] = dict(sample["source"])
-    if "device" in sample:
-        copy["device"] = dict(sample["device"])
-    if "metadata" in sample:
-        copy["metadata"] = dict(sample["metadata"])
-    return copy
+    """A copy that shares nothing mutable with the simulator's own record (correlation members,
+    workout events and statistics, route locations included)."""
+    return {key: _copied(value) for key, value in sample.items()}
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value

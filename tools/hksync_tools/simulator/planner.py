@@ -154,6 +154,12 @@ class DayPlan:
         return workout_end if workout_start < end <= workout_end else end
 
 
+def local_instant(zone: ZoneInfo, day: date, hours: float) -> int:
+    """Epoch seconds of ``hours`` of wall-clock time after local midnight of ``day`` in ``zone``."""
+    midnight = datetime.combine(day, time(), zone)
+    return int((midnight + timedelta(hours=hours)).timestamp())
+
+
 def runs(states: list[int]) -> list[tuple[int, int, int]]:
     """(first, stop, state) for each run of equal consecutive states."""
     found: list[tuple[int, int, int]] = []
@@ -176,8 +182,7 @@ class DayPlanner:
 
     def local(self, day: date, hours: float) -> int:
         """Epoch seconds of ``hours`` of wall-clock time after local midnight of ``day``."""
-        midnight = datetime.combine(day, time(), self._zone)
-        return int((midnight + timedelta(hours=hours)).timestamp())
+        return local_instant(self._zone, day, hours)
 
     def get_up(self, morning: date) -> int:
         """When the user gets up on ``morning``: an hour later at weekends."""

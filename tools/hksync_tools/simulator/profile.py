@@ -39,6 +39,15 @@ class Profile:
     morning_workouts: float
     workout_weights: tuple[float, ...]
     carries_phone: float
+    #: Usual blood pressure at rest, mmHg.
+    systolic_mmhg: float
+    diastolic_mmhg: float
+    #: Chance of a blood-pressure reading on a given morning (a few times a week).
+    blood_pressure_odds: float
+    #: Chance that a meal gets logged in the nutrition app.
+    logs_meals: float
+    #: Energy eaten on an average day, kcal.
+    intake_kcal: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +59,16 @@ class Writer:
 
 
 class Writers(NamedTuple):
-    """The three sources of the user's samples."""
+    """The sources of the user's samples."""
 
     watch: Writer
     iphone: Writer
     #: Manual entries in the Health app: no device.
     health_app: Writer
+    #: A blood-pressure cuff's app on the iPhone, with the cuff as its device.
+    blood_pressure_app: Writer
+    #: A nutrition-logging app on the iPhone: meals and water, no device.
+    nutrition_app: Writer
 
 
 def make_profile(rng: random.Random) -> Profile:
@@ -84,11 +97,22 @@ def make_profile(rng: random.Random) -> Profile:
         morning_workouts=rng.random(),
         workout_weights=tuple(rng.uniform(0.5, 3.0) for _ in WORKOUT_KINDS),
         carries_phone=rng.uniform(0.6, 0.9),
+        # Assumed: about 112/72 mmHg at 24, rising with age as in population surveys.
+        systolic_mmhg=clamp(rng.gauss(112 + 0.45 * (age - 24), 8.0), 95.0, 150.0),
+        diastolic_mmhg=clamp(rng.gauss(72 + 0.15 * (age - 24), 6.0), 60.0, 95.0),
+        blood_pressure_odds=rng.uniform(2, 4) / 7,
+        logs_meals=rng.uniform(0.6, 0.95),
+        # A physical activity level of about 1.5 (sedentary job, some exercise), WHO/FAO 2004.
+        intake_kcal=bmr * rng.uniform(1.4, 1.7),
     )
 
 
 def make_writers(rng: random.Random, profile: Profile) -> Writers:
-    """Draws the watch and iPhone models; the watch is named after its wearer."""
+    """Draws the watch and iPhone models; the watch is named after its wearer.
+
+    ``product_type`` is HKSourceRevision.productType: the hardware the writing app ran on, so
+    the Health app and the third-party apps carry the iPhone's.
+    """
     watch_model, watch_os = rng.choice(_WATCHES)
     phone_model, ios = rng.choice(_IPHONES)
     watch = Writer(
@@ -96,6 +120,8 @@ def make_writers(rng: random.Random, profile: Profile) -> Writers:
             "name": f"Apple Watch van {profile.first_name}",
             "bundle_id": f"com.apple.health.{random_uuid(rng)}",
             "version": watch_os,
+            "product_type": watch_model,
+            "operating_system_version": watch_os,
         },
         device={
             "name": "Apple Watch",
@@ -110,6 +136,8 @@ def make_writers(rng: random.Random, profile: Profile) -> Writers:
             "name": "iPhone",
             "bundle_id": f"com.apple.health.{random_uuid(rng)}",
             "version": ios,
+            "product_type": phone_model,
+            "operating_system_version": ios,
         },
         device={
             "name": "iPhone",
@@ -119,7 +147,32 @@ def make_writers(rng: random.Random, profile: Profile) -> Writers:
             "software_version": ios,
         },
     )
+    on_the_phone = {"product_type": phone_model, "operating_system_version": ios}
     health_app = Writer(
-        source={"name": "Health", "bundle_id": "com.apple.Health", "version": ios}, device=None
+        source={"name": "Health", "bundle_id": "com.apple.Health", "version": ios, **on_the_phone},
+        device=None,
     )
-    return Writers(watch, iphone, health_app)
+    blood_pressure_app = Writer(
+        source={
+            "name": "OMRON connect",
+            "bundle_id": "jp.co.omron.healthcare.omronconnect",
+            "version": "7.15.0",
+            **on_the_phone,
+        },
+        device={
+            "name": "BLEsmart_0000021F",
+            "manufacturer": "OMRON HEALTHCARE Co., Ltd.",
+            "model": "BP7450",
+            "firmware_version": "1.0.2",
+        },
+    )
+    nutrition_app = Writer(
+        source={
+            "name": "MyFitnessPal",
+            "bundle_id": "com.myfitnesspal.mfp",
+            "version": "24.12.0",
+            **on_the_phone,
+        },
+        device=None,
+    )
+    return Writers(watch, iphone, health_app, blood_pressure_app, nutrition_app)

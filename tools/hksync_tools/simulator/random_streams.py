@@ -8,23 +8,26 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class RandomStreams:
-    """The two streams one user draws from.
+    """The three streams one user draws from.
 
     ``life`` generates the user's life in timeline order (profile, sample content and UUIDs),
     ``syncs`` the sync ids and deletion choices, so the samples do not depend on how the timeline
-    is cut into syncs.
+    is cut into syncs; ``planted`` the samples planted in the backfill (a type from a future SDK,
+    the bad samples), so planting them changes nothing else.
     """
 
     life: random.Random
     syncs: random.Random
+    planted: random.Random
 
     @classmethod
     def from_seed(cls, seed: int) -> RandomStreams:
-        """Both streams from one seed: life first, then syncs (the order fixes the output)."""
+        """The streams from one seed: life, syncs, planted (the order fixes the output)."""
         root = random.Random(seed)  # noqa: S311 - reproducible test data, not cryptography
         life = random.Random(root.getrandbits(64))  # noqa: S311
         syncs = random.Random(root.getrandbits(64))  # noqa: S311
-        return cls(life=life, syncs=syncs)
+        planted = random.Random(root.getrandbits(64))  # noqa: S311
+        return cls(life=life, syncs=syncs, planted=planted)
 
 
 def uuid_text(bits: int) -> str:

@@ -1,7 +1,8 @@
 """Runs a simulated Apple Watch user against a stack over HTTP, as the app would, and reports.
 
 A 30-day backfill, then incremental syncs with new samples and deletions; each sync is uploaded
-chunk by chunk, committed, and polled until the server has stored it.
+chunk by chunk, committed, and polled until the server has stored it. The report sets the
+samples the server rejected (its sync status) beside those the simulator planted.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ class SyncReport:
     processing_s: float
     status: dict[str, Any]
 
+    @property
+    def rejected(self) -> int | None:
+        """Samples the server rejected, from the status (None from a server that does not
+        count them yet)."""
+        rejected = self.status["samples"].get("rejected")
+        return None if rejected is None else int(rejected)
+
 
 @dataclass
 class SimulationReport:
@@ -39,10 +47,18 @@ class SimulationReport:
     anchors: dict[str, str] = field(default_factory=dict)
     transfers: dict[str, int] = field(default_factory=dict)
     retries: int = 0
+    #: The bad samples the simulator planted: the server should reject exactly these.
+    planted_bad: int = 0
 
     @property
     def complete(self) -> bool:
         return all(sync.status["state"] == "complete" for sync in self.syncs)
+
+    @property
+    def rejected(self) -> int | None:
+        """Samples the server rejected over all syncs (None if it does not count them yet)."""
+        counts = [sync.rejected for sync in self.syncs]
+        return None if None in counts else sum(count or 0 for count in counts)
 
 
 def upload_sync(
@@ -96,6 +112,7 @@ def simulate(
     report.anchors = client.anchors()
     report.transfers = dict(client.transfers)
     report.retries = client.retried
+    report.planted_bad = len(user.rejected_samples())
     return report
 
 
@@ -140,6 +157,7 @@ def print_report(report: SimulationReport, console: Console | None = None) -> No
         "updated",
         "unchanged",
         "deleted",
+        "rejected",
         "state",
         "upload s",
         "processing s",
@@ -156,11 +174,16 @@ def print_report(report: SimulationReport, console: Console | None = None) -> No
             f"{counts['updated']:,}",
             f"{counts['unchanged']:,}",
             f"{counts['deleted']:,}",
+            "-" if sync.rejected is None else f"{sync.rejected:,}",
             sync.status["state"],
             f"{sync.upload_s:.1f}",
             f"{sync.processing_s:.1f}",
         )
     console.print(syncs)
+    console.print(
+        f"rejected samples: {_reported(report.rejected)} by the server, "
+        f"{report.planted_bad:,} planted bad by the simulator"
+    )
     by_type: Counter[str] = Counter()
     for sync in report.syncs:
         by_type.update(sync.samples_by_type)
@@ -170,9 +193,7 @@ def print_report(report: SimulationReport, console: Console | None = None) -> No
     for sample_type, count in sorted(by_type.items(), key=lambda item: -item[1]):
         anchor = report.anchors.get(sample_type, "-")
         types.add_row(
-            sample_type.removeprefix("HKQuantityTypeIdentifier").removeprefix(
-                "HKCategoryTypeIdentifier"
-            ),
+            short_type_name(sample_type),
             f"{count:,}",
             anchor if len(anchor) <= 24 else anchor[:21] + "...",
         )
@@ -181,3 +202,19 @@ def print_report(report: SimulationReport, console: Console | None = None) -> No
         f"transfers: {report.transfers}; client retries: {report.retries}; "
         f"all syncs complete: {report.complete}"
     )
+
+
+def short_type_name(sample_type: str) -> str:
+    """``HKQuantityTypeIdentifierStepCount`` -> ``StepCount``, for tables."""
+    for prefix in (
+        "HKQuantityTypeIdentifier",
+        "HKCategoryTypeIdentifier",
+        "HKCorrelationTypeIdentifier",
+    ):
+        if sample_type.startswith(prefix):
+            return sample_type.removeprefix(prefix)
+    return sample_type
+
+
+def _reported(count: int | None) -> str:
+    return "not reported" if count is None else f"{count:,} reported"

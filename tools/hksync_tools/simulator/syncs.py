@@ -12,7 +12,7 @@ from uuid import UUID
 
 from hksync.contract.models import MAX_CHUNKS_PER_SYNC
 from hksync_tools.simulator.expectation import Expectation
-from hksync_tools.simulator.healthkit import HEART_RATE, TYPE_ORDER, Sample, copy_sample
+from hksync_tools.simulator.healthkit import HEART_RATE, Sample, copy_sample, type_order
 from hksync_tools.simulator.random_streams import uuid_text
 
 
@@ -21,7 +21,8 @@ class SimulatedSync:
     """One sync as the app uploads it: chunk bodies, then the commit body."""
 
     sync_id: UUID
-    #: JSON-ready bodies valid for `Chunk`: seq 0..n-1, one sample type each.
+    #: JSON-ready bodies valid for `ChunkIn` (hksync.contract.chunk_wire): seq 0..n-1, one
+    #: sample type each.
     chunks: list[dict[str, Any]]
     #: JSON-ready body valid for `SyncCommit`.
     commit: dict[str, Any]
@@ -68,7 +69,7 @@ class SyncCutter:
         deleted_by_type: dict[str, list[str]] = {}
         for uuid in deletions:
             deleted_by_type.setdefault(self._expectation.sample_type(uuid), []).append(uuid)
-        types = sorted(samples_by_type.keys() | deleted_by_type.keys(), key=TYPE_ORDER.__getitem__)
+        types = sorted(samples_by_type.keys() | deleted_by_type.keys(), key=type_order)
         self._check_chunk_count(
             len(samples_by_type.get(t, ())) + len(deleted_by_type.get(t, ())) for t in types
         )

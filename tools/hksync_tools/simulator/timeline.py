@@ -13,7 +13,15 @@ from typing import Final
 
 from hksync_tools.simulator.factory import SampleFactory
 from hksync_tools.simulator.planner import MINUTE, DayPlan, DayPlanner, NightPlan
-from hksync_tools.simulator.signals import activity, energy, heart, respiratory, workouts
+from hksync_tools.simulator.signals import (
+    activity,
+    blood_pressure,
+    energy,
+    heart,
+    nutrition,
+    respiratory,
+    workouts,
+)
 from hksync_tools.simulator.signals.body import WeighIns
 from hksync_tools.simulator.signals.sleep import Sleep, sleep_analysis
 
@@ -54,6 +62,9 @@ class Timeline:
             workouts.workout,
             heart.daily_heart_rates,
             self._weigh_ins.record,
+            blood_pressure.morning_reading,
+            nutrition.meals,
+            nutrition.water,
         )
         self.started = False
         self._get_up = 0

@@ -3,16 +3,25 @@
 `AppleWatchUser` plays the iPhone of one person who wears an Apple Watch day and night. It
 produces exactly what the mobile app would upload: a first *backfill* sync with ``days`` of
 history, then *incremental* syncs that advance the user's clock, each as JSON-ready chunk dicts
-(valid for `hksync.contract.models.Chunk`) and a commit dict (valid for `SyncCommit`). It also
-keeps the independent expectation that end-to-end tests compare the database with: every sample
-uploaded and not deleted (`AppleWatchUser.live_samples`) and every deleted UUID
-(`AppleWatchUser.deleted_uuids`). Pure Python, no I/O; docs/simulator.md has more.
+(valid for `hksync.contract.chunk_wire.ChunkIn`, decoded by `decoding.decode_chunk`) and a
+commit dict (valid for `SyncCommit`). It also keeps the independent expectation that end-to-end
+tests compare the database with: every sample stored and not deleted, correlation members
+included (`AppleWatchUser.live_samples`), every deleted UUID (`AppleWatchUser.deleted_uuids`)
+and every planted bad sample with the field it is rejected on
+(`AppleWatchUser.rejected_samples`). Pure Python, no I/O; docs/simulator.md has more.
 
 Determinism: everything comes from ``random.Random(seed)``. The same seed, ``now``, time zone,
-chunk size and sequence of calls give identical syncs, UUIDs and sync ids included. Two streams
-are derived from the seed: one generates the user's life in timeline order (sample content and
-UUIDs), the other sync ids and deletion choices, so the samples do not depend on how the
-timeline is cut into syncs (backfill + 12 h + 12 h uploads the same samples as backfill + 24 h).
+chunk size and sequence of calls give identical syncs, UUIDs and sync ids included. Three
+streams are derived from the seed: one generates the user's life in timeline order (sample
+content and UUIDs), one sync ids and deletion choices, so the samples do not depend on how the
+timeline is cut into syncs (backfill + 12 h + 12 h uploads the same samples as backfill + 24 h),
+and one the samples planted in the backfill.
+
+Planted (`planted`): every backfill also holds one sample of a type from a future SDK
+(HKQuantityTypeIdentifierAppleSleepScore, stored as sent) and six bad samples, each to be
+rejected alone on a named field whatever the server's clock: a heart rate in ``count``, an SpO2
+of 96 "%", an unknown sleep stage, steps ending before they start, a blood-pressure correlation
+whose diastolic value is text, a weigh-in dated 2100.
 
 Timeline: the life is generated lazily, one local day at a time, as alternating awake (get-up to
 bedtime) and night (bedtime to get-up) segments. Every sample has the moment it is *added* to
@@ -28,7 +37,7 @@ Deletions: ``incremental(hours, delete_fraction=f)`` deletes on average ``f`` ti
 of new samples in that sync (so deletions scale with elapsed time, not with the number of
 syncs), chosen among samples uploaded by earlier syncs and still live: each is, with even odds,
 a body-mass entry or a workout (what people delete in the Health app) when one is live, or any
-live sample.
+live sample but correlations and their members.
 
 Calibration (reasoning and sources in docs/simulator.md; "assumed" = plausible, not measured):
 
@@ -57,20 +66,29 @@ SleepAnalysis             each night: inBed (iPhone) + stages  ~90 min cycles; ~
 OxygenSaturation          2-5 a night                          ~ N(0.955, 0.015), 0.92-1.00
 RespiratoryRate           asleep, 1-5 min every 15-45 min      ~ N(14.5, 1.2) per person
 BodyMass (Health app)     manual, every 2-5 days, no device    slow drift, HKWasUserEntered
+BloodPressure (cuff app)  2-4 mornings a week, a correlation   ~112/72 at 24, rising with age
+                          of systolic + diastolic (mmHg)       (assumed), reading sd 6/4
+Food (nutrition app)      60-95 % of meals logged: breakfast,  ~1.5 x BMR kcal a day; carbs 48,
+                          lunch, dinner, 40 % a snack          protein 18 %, fat the rest (Atwater)
+DietaryWater (same app)   3-8 glasses or bottles a day         200-500 mL
 Workout (watch)           3-5 a week, 25-100 min: running,     energy and distance are the sums
-                          walking, cycling, strength, yoga     of its own samples
+                          walking, cycling, strength, yoga     of its own samples; half the
+                                                               outdoor ones paused 1-2 times
+WorkoutRoute (watch)      outdoor workouts, a location every   near the zone's city, at the
+                          4-6 s while not paused               workout's pace
 (charging)                85 % of days 25-60 min off wrist     no watch samples meanwhile
 ========================  ===================================  ==================================
 
-HKTimeZone metadata is set on sleep samples and workouts, where HealthKit sets it. A 30-day
-backfill holds ~55-65 thousand samples of 16-17 types (heart rate and active energy about 80 %
-of them) and takes about a second to generate.
+HKTimeZone metadata is set on sleep samples and workouts, where HealthKit sets it. A correlation's
+members are also uploaded in their own types' chunks, as HealthKit's per-type queries return
+them. A 30-day backfill holds ~55-65 thousand samples of about 28 types (heart rate and active
+energy about 80 % of them) and takes about a second to generate.
 
-This module composes the model; the parts live beside it: `random_streams` (the two streams),
+This module composes the model; the parts live beside it: `random_streams` (the streams),
 `profile` (the person and their devices), `planner` (nights and waking days, minute by minute),
 `timeline` (the lazy day/night loop and the order of the signals), `factory` (sample dicts) and
 `store` (what was added when), `signals/` (one module per signal family), `syncs` (chunks,
-anchors, commit) and `expectation` (live samples, deletions).
+anchors, commit), `expectation` (live samples, deletions, rejections) and `planted`.
 """
 
 from __future__ import annotations
@@ -84,6 +102,7 @@ from hksync.contract.models import MAX_CHUNK_ITEMS, is_iana_time_zone
 from hksync_tools.simulator.expectation import Expectation
 from hksync_tools.simulator.factory import SampleFactory
 from hksync_tools.simulator.planner import HOUR, DayPlanner
+from hksync_tools.simulator.planted import Planter
 from hksync_tools.simulator.profile import make_profile, make_writers
 from hksync_tools.simulator.random_streams import RandomStreams
 from hksync_tools.simulator.store import HealthStore
@@ -137,6 +156,16 @@ class AppleWatchUser:
         )
         self._timeline = Timeline(factory, DayPlanner(streams.life, profile, self._zone))
         self._expectation = Expectation()
+        # Same writers and store as the life, but its own stream: see `planted`.
+        planted = SampleFactory(
+            streams.planted,
+            time_zone=time_zone,
+            profile=profile,
+            writers=writers,
+            store=self._store,
+            horizon=self._clock,
+        )
+        self._planter = Planter(planted, self._expectation)
         self._cutter = SyncCutter(streams.syncs, chunk_size, self._expectation)
         self._syncs = 0
 
@@ -157,7 +186,9 @@ class AppleWatchUser:
         if days <= 0:
             raise ValueError("days must be positive")
         # Calendar days in ``now``'s own time zone, as `now - timedelta(days=days)` computes it.
-        self._timeline.start((self._start_now - timedelta(days=days)).timestamp())
+        horizon = (self._start_now - timedelta(days=days)).timestamp()
+        self._timeline.start(horizon)
+        self._planter.plant(math.ceil(horizon), int(self._clock))
         return self._sync(until=self._clock, delete_fraction=0.0)
 
     def incremental(self, hours: float, *, delete_fraction: float = 0.002) -> SimulatedSync:
@@ -181,6 +212,11 @@ class AppleWatchUser:
     def deleted_uuids(self) -> set[str]:
         """Every UUID deleted by a sync so far."""
         return self._expectation.deleted_uuids()
+
+    def rejected_samples(self) -> dict[str, str]:
+        """uuid -> field: every bad sample uploaded so far, with the field the server names
+        when it rejects it (none of them is in `live_samples`)."""
+        return self._expectation.rejected_samples()
 
     def _sync(self, *, until: float, delete_fraction: float) -> SimulatedSync:
         self._timeline.generate_until(until)

@@ -104,9 +104,12 @@ def night_variability(factory: SampleFactory, sleep: Sleep) -> None:
         factory.quantity(HRV_SDNN, t, t + 60, value, factory.writers.watch)
 
 
-def workout_heart_rate(factory: SampleFactory, plan: WorkoutPlan, start: int, end: int) -> None:
-    """Every 4-6 s during the workout (Karvonen target, warm-up, drift, cool-down), then for
-    `RECOVERY_S` after it; all added when the workout (or the recovery) is saved."""
+def workout_heart_rate(
+    factory: SampleFactory, plan: WorkoutPlan, start: int, end: int, pauses: list[tuple[int, int]]
+) -> list[float]:
+    """Every 4-6 s during the workout (Karvonen target, warm-up, drift, cool-down) except while
+    it is paused, then for `RECOVERY_S` after it; all added when the workout (or the recovery)
+    is saved. Returns the readings during the workout, for its statistics."""
     rng = factory.rng
     p = factory.profile
     watch = factory.writers.watch
@@ -118,6 +121,7 @@ def workout_heart_rate(factory: SampleFactory, plan: WorkoutPlan, start: int, en
     cool_down = 120.0
     drift = 6.0 if kind in (RUNNING, CYCLING) else 2.0
     noise = 0.0
+    readings: list[float] = []
     t = start + rng.uniform(1, 5)
     while t < end:
         elapsed = t - start
@@ -132,7 +136,9 @@ def workout_heart_rate(factory: SampleFactory, plan: WorkoutPlan, start: int, en
             base -= (target - p.resting_hr - 25) * (1 - remaining / cool_down)
         noise = 0.9 * noise + rng.gauss(0, 1.5)
         value = float(round(clamp(base + noise, p.resting_hr - 5, p.max_hr)))
-        factory.quantity(HEART_RATE, t, t, value, watch, end)
+        if not any(paused <= t < resumed for paused, resumed in pauses):
+            factory.quantity(HEART_RATE, t, t, value, watch, end)
+            readings.append(value)
         t += rng.uniform(4.0, 6.0)
     # ... and for 3 minutes after it, for the heart-rate recovery.
     recovered = end + RECOVERY_S
@@ -143,3 +149,4 @@ def workout_heart_rate(factory: SampleFactory, plan: WorkoutPlan, start: int, en
         value = float(round(clamp(level + rng.gauss(0, 1.0), p.resting_hr - 5, p.max_hr)))
         factory.quantity(HEART_RATE, t, t, value, watch, recovered)
         t += rng.uniform(4.0, 6.0)
+    return readings
