@@ -50,7 +50,9 @@ def _reset_user(database_url: str, user_id: str) -> None:
     # The demo's user starts from nothing, so the summary describes this run only.
     with psycopg.connect(database_url) as conn:
         conn.execute("DELETE FROM health_samples WHERE user_id = %s", (user_id,))
+        conn.execute("DELETE FROM sources WHERE user_id = %s", (user_id,))
         conn.execute("DELETE FROM sync_anchors WHERE user_id = %s", (user_id,))
+        # Their chunk ledgers and rejected samples go with them (ON DELETE CASCADE).
         conn.execute("DELETE FROM sync_sessions WHERE user_id = %s", (user_id,))
         conn.execute("DELETE FROM reminders WHERE user_id = %s", (user_id,))
 
