@@ -32,7 +32,7 @@ from hksync.contract.decoding import (
     decode_chunk,
     read_envelope,
 )
-from hksync.contract.field_errors import NUL_REASON, FieldError
+from hksync.contract.field_errors import FieldError
 from hksync.contract.sample_rows import (
     DecodedChunk,
     DeviceKind,
@@ -87,6 +87,8 @@ NEW_KIND_FIXTURES = {
 DATED_2024 = [*(t for types in NEW_KIND_FIXTURES.values() for t in types), FUTURE_TYPE]
 
 CET = timezone(timedelta(hours=1))
+
+NUL_REASON = "must not contain the NUL character (U+0000), which cannot be stored"
 
 #: Marks a key to remove from a sample.
 DROP = object()
@@ -1940,6 +1942,10 @@ def test_a_reconcile_window_is_read_with_its_uuids_deduplicated_and_sorted() -> 
         pytest.param(
             encode(single_sample_chunk(HEART_RATE, {"value": JsonText("Infinity")})),
             id="infinity-literal",
+        ),
+        pytest.param(
+            encode(single_sample_chunk(HEART_RATE, {"value": JsonText("-Infinity")})),
+            id="negative-infinity-literal",
         ),
         pytest.param(
             encode(single_sample_chunk(HEART_RATE, {"metadata": {"k": JsonText('"\\ud800"')}})),
