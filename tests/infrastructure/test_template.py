@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model, S3Model
 
-from hksync.contract.models import Chunk, SyncCommit
+from hksync.contract.decoding import decode_chunk
+from hksync.contract.models import SyncCommit
 from hksync.settings import (
     AccountSettings,
     ConfigurationError,
@@ -800,11 +801,14 @@ def test_chunk_events_carry_a_valid_chunk_plain_and_gzipped() -> None:
     assert gzipped["isBase64Encoded"] is True
     assert gzipped["headers"]["content-encoding"] == "gzip"
     assert _body(gzipped) == _body(plain)
-    chunk = Chunk.model_validate_json(_body(plain))
+    # Decoded as the processor does: the envelope and every sample, none of them rejected.
+    chunk = decode_chunk(_body(plain))
     assert str(chunk.sync_id) == plain["pathParameters"]["sync_id"]
     assert chunk.seq == int(plain["pathParameters"]["seq"]) == 0
     assert chunk.sample_type == "HKQuantityTypeIdentifierHeartRate"
-    assert chunk.samples
+    assert chunk.rows
+    assert chunk.rejected == []
+    assert len(chunk.rows) == chunk.received
 
 
 def test_commit_event_carries_a_valid_commit() -> None:

@@ -10,6 +10,7 @@ rest of the chunk is stored and the sync goes on (docs/adr/0004-per-sample-quara
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -61,21 +62,29 @@ class SampleRejected(Exception):
         self.reason = reason
 
 
+#: msgspec's messages: "Expected `int`, got `str` - at `$.source.name`", "... - at `key` in
+#: `$.metadata`" for a refused dictionary key, "[...]" in the path for a dictionary's value.
+_MSGSPEC_MESSAGE: Final = re.compile(
+    r"(?P<reason>.*?)(?: - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`)?", re.DOTALL
+)
+#: "Object missing required field `uuid`", "Object contains unknown field `colour`": the field
+#: is named in the reason, the path is its object's.
+_NAMED_FIELD: Final = re.compile(r"Object (?:missing required|contains unknown) field `([^`]*)`")
+
+
 def _msgspec_error(
     error: msgspec.ValidationError | msgspec.DecodeError, whole: str = "sample"
 ) -> SampleRejected:
-    """msgspec's "Expected `int`, got `str` - at `$.source.name`" as a field and a reason;
-    ``whole`` names the object when the error is about no field of it."""
-    message = str(error)
-    reason, separator, where = message.rpartition(" - at `")
-    if not separator:
-        reason, where = message, ""
-    field = where.rstrip("`").removeprefix("$").lstrip(".")
-    if "required field `" in reason or "unknown field `" in reason:
-        # "Object missing required field `uuid`": the field is the one named, in the object.
-        name = reason.split("`")[1]
-        field = f"{field}.{name}" if field else name
-    return SampleRejected(field or whole, reason[:1].lower() + reason[1:])
+    """msgspec's message as the field it is about and a reason; ``whole`` names the document
+    itself (the sample, or the chunk's body) when the problem is not in one field."""
+    parsed = _MSGSPEC_MESSAGE.fullmatch(str(error))
+    assert parsed is not None  # every string matches: the location is optional
+    reason, field = parsed["reason"], (parsed["path"] or "").replace("[...]", "").lstrip(".")
+    named = _NAMED_FIELD.fullmatch(reason)
+    if named:
+        field = f"{field}.{named[1]}" if field else named[1]
+    reason = reason[:1].lower() + reason[1:]
+    return SampleRejected(field or whole, f"key: {reason}" if parsed["key"] else reason)
 
 
 def read_envelope(payload: bytes) -> wire.ChunkIn:
@@ -118,6 +127,7 @@ def decode_chunk(payload: bytes, *, now: datetime | None = None) -> DecodedChunk
     with gc_paused():
         for index, raw in enumerate(envelope.samples):
             decoder.add(index, raw)
+    used = {row.source_key for row in decoder.rows.values()}
     return DecodedChunk(
         sync_id=envelope.sync_id,
         seq=envelope.seq,
@@ -125,7 +135,8 @@ def decode_chunk(payload: bytes, *, now: datetime | None = None) -> DecodedChunk
         anchor=envelope.anchor,
         received=len(envelope.samples),
         rows=list(decoder.rows.values()),
-        sources=decoder.sources.rows(),
+        # Only the sources of stored samples: a rejected sample leaves nothing behind.
+        sources=[source for source in decoder.sources.rows() if source.source_key in used],
         rejected=decoder.rejected,
         deleted=sorted({deleted.uuid for deleted in envelope.deleted}),
         reconcile=_reconcile_window(envelope.reconcile),
@@ -162,12 +173,15 @@ class _ChunkDecoder:
                 raise SampleRejected(
                     "sample_type", f"is {sample.sample_type}, but the chunk is {self._chunk_type}"
                 )
-            if sample.kind is not None and sample.kind != (kind or UNKNOWN_KIND):
+            # A type the table does not know has no kind to check against: the client's SDK
+            # knows it, this server does not yet.
+            if kind is not None and sample.kind is not None and sample.kind != kind:
                 raise SampleRejected("kind", f"is {sample.kind}, but the type's kind is {kind}")
             rows = self._rows(sample, spec, raw)
             self._check_repeats(rows)
         except SampleRejected as rejected:
-            self.rejected.append(Rejection(index, uuid, rejected.field, rejected.reason))
+            readable = uuid if uuid is not None else _readable_uuid(raw)
+            self.rejected.append(Rejection(index, readable, rejected.field, rejected.reason))
             return
         for row in rows:
             if row.uuid not in self.rows:
@@ -175,11 +189,13 @@ class _ChunkDecoder:
                 self._index_of[row.uuid] = index
 
     def _check_repeats(self, rows: list[SampleRow]) -> None:
-        for row in rows:
+        for position, row in enumerate(rows):
             earlier = self.rows.get(row.uuid)
             if earlier is not None and earlier != row:
+                # A sample's first row is itself; a correlation's others are its members.
+                where = f"objects[{position - 1}]." if position else ""
                 raise SampleRejected(
-                    "uuid",
+                    where + "uuid",
                     f"repeats samples[{self._index_of[row.uuid]}] with different content",
                 )
 
@@ -189,6 +205,7 @@ class _ChunkDecoder:
         self._check_dates(sample.start_date, sample.end_date)
         common = self._common(sample)
         if spec is None:
+            _check_stored_as_sent(raw)
             return [_row(common, kind=UNKNOWN_KIND, normalised=False, details=bytes(raw).decode())]
         build = _BUILDERS.get(spec.kind, _details_only)
         return build(self, sample, spec, common)
@@ -277,9 +294,15 @@ class _ChunkDecoder:
     ) -> list[SampleRow]:
         assert isinstance(sample, wire.CorrelationIn)
         members: list[SampleRow] = []
+        uuids = {sample.uuid}
         for position, raw in enumerate(sample.objects):
             prefix = f"objects[{position}]."
             member = _decode_member(raw, prefix)
+            # Rows are keyed by UUID: a second member with a UUID already used in this
+            # correlation would silently replace the first.
+            if member.uuid in uuids:
+                raise SampleRejected(prefix + "uuid", "is used twice in this correlation")
+            uuids.add(member.uuid)
             member_spec = SAMPLE_TYPES.get(member.sample_type)
             if member_spec is None or (spec.members and member.sample_type not in spec.members):
                 raise SampleRejected(
@@ -391,12 +414,30 @@ def _decode_member(raw: msgspec.Raw, prefix: str) -> wire.SampleIn:
         kind = SampleKind.CATEGORY if spec and spec.kind is SampleKind.CATEGORY else None
         return _decoder(kind or SampleKind.QUANTITY).decode(raw)  # type: ignore[no-any-return]
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
-        rejected = _msgspec_error(error)
-        raise SampleRejected(prefix + rejected.field, rejected.reason) from None
+        rejected = _msgspec_error(error, whole="")
+        field = prefix + rejected.field if rejected.field else prefix.rstrip(".")
+        raise SampleRejected(field, rejected.reason) from None
 
 
 class _MemberType(msgspec.Struct):
     sample_type: wire.Identifier
+
+
+class _Identity(msgspec.Struct):
+    """Only a sample's UUID: read again from a sample that failed to decode, so that its
+    rejection still names the sample when the UUID itself was fine."""
+
+    uuid: UUID | None = None
+
+
+_IDENTITY: Final = msgspec.json.Decoder(_Identity)
+
+
+def _readable_uuid(raw: msgspec.Raw) -> UUID | None:
+    try:
+        return _IDENTITY.decode(raw).uuid
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 def _zone(sample: wire.SampleIn, prefix: str) -> tuple[str | None, str]:
@@ -415,6 +456,17 @@ def _zone(sample: wire.SampleIn, prefix: str) -> tuple[str | None, str]:
 
 
 _NUL_ESCAPE: Final = b"\\u0000"
+
+
+def _check_stored_as_sent(raw: msgspec.Raw) -> None:
+    """A sample of a type the server does not know is stored as its bytes, fields it cannot
+    check included. They must still be UTF-8 (else the bytes are not even text) and hold only
+    numbers a double holds, as every other field must: jsonb refuses exponents beyond its
+    numeric range, which would fail the chunk on every retry."""
+    try:
+        msgspec.json.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise _msgspec_error(error) from None
 
 
 def _refuse_nul(value: Any, path: str) -> None:
