@@ -31,6 +31,7 @@ ORDER = (
     "ingest_commit.json",
     "processor_s3_put.json",
     "query_sync_status.json",
+    "query_rejected_samples.json",
     "query_anchors.json",
     "reminders_create.json",
     "reminders_list.json",
@@ -101,6 +102,8 @@ def test_every_event_invokes_its_function(local_stack: LocalStack) -> None:
     assert results["processor_s3_put.json"]["results"][0]["outcome"] in {"stored", "duplicate"}
     status = json.loads(results["query_sync_status.json"]["body"])
     assert status["state"] == "complete"
+    rejected = json.loads(results["query_rejected_samples.json"]["body"])
+    assert rejected == {"rejected": [], "next_after": None}
     anchors = json.loads(results["query_anchors.json"]["body"])["anchors"]
     assert [anchor["sample_type"] for anchor in anchors] == ["HKQuantityTypeIdentifierHeartRate"]
     assert results["reminders_create.json"]["statusCode"] == 201
