@@ -19,6 +19,7 @@ from hksync.codec import decode_body
 from hksync.contract.field_errors import FieldError, field_path
 from hksync.contract.responses import ErrorBody
 from hksync.errors import ChunkTooLarge, HksyncError, MalformedBody, UnsupportedMediaType
+from hksync.keys import user_id_problem
 
 #: Content-Encodings a body may have: none, or gzip (decoded by decode_event_body).
 ACCEPTED_ENCODINGS: Final = frozenset({"", "gzip"})
@@ -102,11 +103,19 @@ def http_resolver() -> APIGatewayHttpResolver:
 
 
 def current_user(app: APIGatewayHttpResolver) -> str:
-    """The caller, from the claims API Gateway's JWT authorizer verified. Never from the body."""
+    """The caller, from the claims API Gateway's JWT authorizer verified. Never from the body.
+
+    The one place a user id enters: a subject that cannot name keys and rows is refused here,
+    before any route stores or looks up anything under it (the authorizer checks the token's
+    signature, never what its subject holds).
+    """
     authorizer = app.current_event.request_context.authorizer
     subject = authorizer.jwt_claim.get("sub") if authorizer and authorizer.jwt_claim else None
     if not isinstance(subject, str) or not subject:
         raise Unauthenticated("the request carries no verified user (JWT claim 'sub')")
+    problem = user_id_problem(subject)
+    if problem is not None:
+        raise Unauthenticated(f"the verified user (JWT claim 'sub') {problem}: it cannot be a user")
     return subject
 
 

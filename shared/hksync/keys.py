@@ -6,10 +6,16 @@ Layout (the user id comes from the verified token, URL-quoted so any issuer's su
     raw/{user}/{sync_id}/commit.json             the sync's commit
 
 The bucket is the durable log of everything uploaded: the database can be rebuilt from it.
+
+A user id must be able to name keys and rows: :func:`user_id_problem` says why a subject
+cannot (a control character, which PostgreSQL's text refuses when it is NUL; a lone surrogate,
+which has no UTF-8; more than :data:`MAX_USER_ID_BYTES`), and the HTTP functions answer such a
+token with 401 before anything is stored (hksync.http_api.current_user).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -17,6 +23,13 @@ from urllib.parse import quote, unquote, unquote_plus
 from uuid import UUID
 
 RAW_PREFIX: Final = "raw/"
+#: S3's limit on a key: 1,024 bytes of UTF-8.
+S3_MAX_KEY_BYTES: Final = 1024
+#: The most UTF-8 bytes a user id (a token's subject) may have. URL-quoting makes each byte at
+#: most three, so the longest key, ``raw/{user}/{sync_id}/chunks/{seq:06d}.json``, stays within
+#: S3_MAX_KEY_BYTES with room to spare; issuers' subjects are far shorter (Cognito's is a
+#: 36-character UUID).
+MAX_USER_ID_BYTES: Final = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +49,20 @@ class CommitKey:
 
     def __str__(self) -> str:
         return f"{sync_prefix(self.user_id, self.sync_id)}commit.json"
+
+
+def user_id_problem(user_id: str) -> str | None:
+    """Why ``user_id`` cannot name a user's keys and rows, or None when it can."""
+    for position, char in enumerate(user_id):
+        category = unicodedata.category(char)
+        if category == "Cs":
+            return f"holds a lone surrogate (U+{ord(char):04X}) at position {position}, not UTF-8"
+        if category == "Cc":
+            return f"holds a control character (U+{ord(char):04X}) at position {position}"
+    size = len(user_id.encode())
+    if size > MAX_USER_ID_BYTES:
+        return f"is {size} bytes of UTF-8, more than the {MAX_USER_ID_BYTES} a user id may have"
+    return None
 
 
 def user_prefix(user_id: str) -> str:

@@ -9,14 +9,21 @@ everything its model requires.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, Literal, TypeVar
+from pathlib import Path
+from typing import Any, Final, Literal, Self, TypeVar
 
-from pydantic import Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic import Field, FilePath, ModelWrapValidatorHandler, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hksync.contract.field_errors import field_errors
 from hksync.contract.models import MAX_CHUNK_ITEMS
+
+#: The CA certificates of Amazon RDS (every region) and of RDS Proxy, shipped in the layer with
+#: the hksync package; certificates/README.md says where they come from and how to renew them.
+RDS_CA_BUNDLE: Final = Path(__file__).with_name("certificates") / "rds-ca-bundle.pem"
+#: Stages that run in AWS: their connections are encrypted, whatever else is configured.
+DEPLOYED_STAGES: Final = frozenset({"dev", "staging", "prod"})
 
 
 class ConfigurationError(RuntimeError):
@@ -65,6 +72,18 @@ class DatabaseSettings(_Settings):
     db_port: int = Field(default=5432, ge=1, le=65535)
     db_name: str = Field(default="hksync")
     db_connect_timeout_s: int = Field(default=5, ge=1, le=60)
+    db_sslmode: Literal["disable", "require", "verify-full"] = Field(
+        default="verify-full",
+        description=(
+            "TLS of connections made with the secret: verify-full checks the server's "
+            "certificate against DB_SSL_ROOT_CERT and its name against the host; require "
+            "encrypts without checking either; disable (not encrypted) only in the local stage."
+        ),
+    )
+    db_ssl_root_cert: FilePath = Field(
+        default=RDS_CA_BUNDLE,
+        description="CA certificates for verify-full: by default the RDS bundle in the layer.",
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -95,6 +114,15 @@ class DatabaseSettings(_Settings):
             raise ValidationError.from_exception_data(cls.__name__, [problem])
         return settings
 
+    @model_validator(mode="after")
+    def _encrypted_when_deployed(self) -> Self:
+        if self.stage in DEPLOYED_STAGES and self.db_sslmode == "disable":
+            raise ValueError(
+                f"DB_SSLMODE: disable is for the local stage only; stage {self.stage} needs "
+                "require or verify-full"
+            )
+        return self
+
 
 class IngestSettings(_Settings):
     raw_bucket: str = Field(min_length=3, description="S3 bucket that holds every raw chunk.")
@@ -118,6 +146,16 @@ class QuerySettings(DatabaseSettings):
 
 class MigrationSettings(DatabaseSettings):
     """The migration function (run on deploy by the DatabaseSchema custom resource)."""
+
+    db_resume_wait_s: float = Field(
+        default=60,
+        ge=0,
+        le=600,
+        description=(
+            "How long to keep trying to connect while the database is unreachable or starting: "
+            "a paused Aurora Serverless v2 instance takes 15-30 s to resume."
+        ),
+    )
 
 
 class RemindersSettings(DatabaseSettings):

@@ -13,7 +13,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from hksync.db import connection
-from hksync.settings import ConfigurationError, QuerySettings, load_settings
+from hksync.settings import RDS_CA_BUNDLE, ConfigurationError, QuerySettings, load_settings
 
 
 @pytest.fixture
@@ -51,7 +51,9 @@ def test_the_managed_secret_and_db_host_make_the_connection(
 
     assert info["host"] == secret_settings["database"]["host"]
     assert info["dbname"] == secret_settings["database"]["dbname"]
-    assert info["sslmode"] == "require"
+    # Verified TLS by default, against the RDS bundle the layer ships (issue 17).
+    assert info["sslmode"] == "verify-full"
+    assert info["sslrootcert"] == str(RDS_CA_BUNDLE)
     assert connection.connection(settings).execute("SELECT 1").fetchone() == (1,)
 
 

@@ -1,19 +1,44 @@
 """The one place database connections are made: one per process, opened lazily, reused across
 invocations, and checked before each reuse: one that the server dropped while the function was
 idle (a restart, an Aurora failover or scaling, an idle timeout) is replaced before the request
-uses it, so the request never meets it."""
+uses it, so the request never meets it.
+
+Connections made with the Secrets Manager secret use TLS as DB_SSLMODE says: verify-full (the
+default) checks the server's certificate against the RDS CA bundle shipped in the layer and its
+name against the host. The migration, which may be the first to reach a paused Aurora
+Serverless v2 cluster, connects with :func:`connect_when_ready`.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections.abc import Callable
 from functools import cache
+from typing import Final
 
 import boto3
 import psycopg
 from psycopg.conninfo import make_conninfo
-from psycopg.pq import TransactionStatus
+from psycopg.pq import PGconn, Ping, TransactionStatus
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
 
 from hksync.settings import ConfigurationError, DatabaseSettings
+
+#: A child of Powertools' "hksync" logger, so its lines are the functions' JSON lines.
+_log = logging.getLogger(__name__)
+#: Waits between attempts while the server is not ready: 1 s, doubling up to 8 s, each plus up
+#: to 1 s of jitter, so that functions waking one cluster do not retry in step.
+_FIRST_WAIT_S: Final = 1.0
+_LONGEST_WAIT_S: Final = 8.0
+_NOT_READY: Final = frozenset({Ping.REJECT, Ping.NO_RESPONSE})
 
 _connection: psycopg.Connection | None = None
 
@@ -36,13 +61,21 @@ def conninfo(settings: DatabaseSettings) -> str:
             f"{type(settings).__name__}: DB_HOST: missing: the database secret has no host; "
             "set DB_HOST to the cluster or proxy endpoint"
         )
+    # libpq reads sslrootcert in require mode too (and then verifies like verify-ca): give it
+    # only where the certificate is to be checked, so that require means what it says.
+    verification = (
+        {"sslrootcert": str(settings.db_ssl_root_cert)}
+        if settings.db_sslmode == "verify-full"
+        else {}
+    )
     return make_conninfo(
         host=host,
         port=port,
         user=fields["username"],
         password=fields["password"],
         dbname=fields.get("dbname", settings.db_name),
-        sslmode="require",
+        sslmode=settings.db_sslmode,
+        **verification,
         connect_timeout=settings.db_connect_timeout_s,
         application_name=f"hksync-{settings.stage}",
     )
@@ -86,6 +119,45 @@ def _connect(settings: DatabaseSettings) -> psycopg.Connection:
         # still holds the old one. Read the secret again, once, before giving up.
         conninfo.cache_clear()
         return psycopg.connect(conninfo(settings), autocommit=True)
+
+
+def connect_when_ready(
+    conninfo: str, *, wait_s: float, sleep: Callable[[float], None] = time.sleep
+) -> psycopg.Connection:
+    """An autocommit connection, tried again for up to ``wait_s`` while the server is not ready.
+
+    Not ready is what libpq's PQping (pg_isready) calls no response (refused, timed out: a
+    paused Aurora Serverless v2 instance takes 15-30 s to resume) or reject (starting up). A
+    server that answers and refuses these credentials or this database fails at once: waiting
+    would not change its answer. ``sleep`` is how the waits are spent.
+    """
+
+    def not_ready(error: BaseException) -> bool:
+        return isinstance(error, psycopg.OperationalError) and (
+            PGconn.ping(conninfo.encode()) in _NOT_READY
+        )
+
+    retrying = Retrying(
+        retry=retry_if_exception(not_ready),
+        stop=stop_before_delay(wait_s),
+        wait=wait_exponential_jitter(initial=_FIRST_WAIT_S, max=_LONGEST_WAIT_S),
+        sleep=sleep,
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+    return retrying(psycopg.connect, conninfo, autocommit=True)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    _log.warning(
+        "database not ready, connecting again",
+        extra={
+            "attempt": state.attempt_number,
+            "error": type(error).__name__,
+            "next_attempt_in_s": round(state.upcoming_sleep, 1),
+        },
+    )
 
 
 def close() -> None:

@@ -3,6 +3,7 @@
 Each file in ``migrations/`` (``NNNN_name.sql``) is applied once, in order, in its own
 transaction, under a session-level advisory lock so that concurrent runners queue instead of
 racing. A file that changed after it was applied is refused: migrations are append-only.
+The runner can wait for a server that is not ready yet (a deploy that wakes a paused cluster).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-import psycopg
+from hksync.db.connection import connect_when_ready
 
 #: Arbitrary, fixed key for pg_advisory_lock ("hksync" in ASCII).
 MIGRATION_LOCK_KEY: Final = 0x68_6B_73_79_6E_63
@@ -45,10 +46,13 @@ def available_migrations() -> list[Migration]:
     return sorted(migrations, key=lambda migration: migration.version)
 
 
-def migrate(conninfo: str) -> list[str]:
-    """Brings the database up to date; returns the names of the migrations it applied."""
+def migrate(conninfo: str, *, wait_for_server_s: float = 0) -> list[str]:
+    """Brings the database up to date; returns the names of the migrations it applied.
+
+    A server that is unreachable or starting is tried again for up to ``wait_for_server_s``.
+    """
     applied_now: list[str] = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with connect_when_ready(conninfo, wait_s=wait_for_server_s) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         try:
             conn.execute(

@@ -47,7 +47,12 @@ def issue_token(user_id: str, secret: str, *, valid_for: timedelta = timedelta(h
 
 
 def verify_authorization(header: str | None, secret: str) -> dict[str, Any]:
-    """The verified claims of a ``Bearer <token>`` header (API Gateway also accepts it bare)."""
+    """The verified claims of a ``Bearer <token>`` header (API Gateway also accepts it bare).
+
+    Like API Gateway's JWT authorizer, this checks the token, not what its subject holds: the
+    functions refuse a subject that cannot be a user (hksync.http_api.current_user), here and
+    in AWS alike.
+    """
     if not header:
         raise Unauthorized("no Authorization header")
     token = header.removeprefix("Bearer ").strip()
