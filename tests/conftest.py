@@ -21,6 +21,8 @@ from psycopg import sql
 from hksync.db.migrate import migrate
 
 TEST_BUCKET = "hksync-raw-test"
+#: The change-event bus (template.yaml's ChangeEventBus).
+TEST_EVENT_BUS = "hksync-changes-test"
 TABLES_TO_RESET = (
     "rejected_samples",
     "health_samples",
@@ -106,9 +108,10 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws(aws_credentials: None) -> Iterator[None]:
-    """moto in-process for every AWS API, with the raw bucket created."""
+    """moto in-process for every AWS API, with the raw bucket and the change-event bus."""
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=TEST_BUCKET)
+        boto3.client("events").create_event_bus(Name=TEST_EVENT_BUS)
         yield
 
 
@@ -138,6 +141,7 @@ def pipeline_env(aws: None, database_url: str, monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setenv("STAGE", "local")
     monkeypatch.setenv("RAW_BUCKET", TEST_BUCKET)
+    monkeypatch.setenv("EVENT_BUS_NAME", TEST_EVENT_BUS)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "hksync")
     settings_for.cache_clear()

@@ -5,6 +5,10 @@ function with a notification (``direct``), or an SQS queue buffers the notificat
 function gets a batch of messages (``queue``). Either way each object goes through the same
 ChunkProcessor.
 
+A result that finds its sync complete is followed by publishing the sync's change event, if it
+is not published yet (hksync.change_events): after the object's transaction, so a publish that
+fails leaves the event for the hourly upkeep, and never fails the object.
+
 Contract errors are permanent (recorded as failed chunks, not retried). Database and network
 errors raise: in direct mode Lambda retries the event and then sends it to the on-failure
 destination; in queue mode only the message that raised is reported as failed, SQS redelivers
@@ -23,13 +27,16 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hksync.aws.clients import s3_client
+from hksync.aws.clients import events_client, s3_client
+from hksync.aws.eventbridge import ChangeEventPublisher
 from hksync.aws.s3 import RawStore
+from hksync.change_events import publish_sync_event
 from hksync.contract.aws_events import S3Notification, is_sqs_batch, notification_in_message
+from hksync.db.change_events import ChangeEventRepository
 from hksync.db.connection import connection
 from hksync.db.syncs import SyncRepository
 from hksync.observability import logger, metrics, report_processed, tracer
-from hksync.processing import ChunkProcessor
+from hksync.processing import ChunkProcessor, ObjectResult
 from hksync.settings import ProcessorSettings, settings_for
 
 settings = settings_for(ProcessorSettings)
@@ -51,10 +58,25 @@ def _process(notification: S3Notification) -> list[dict[str, Any]]:
             continue
         result = processor.process(record.key)
         report_processed(result)
+        _publish_change_event(result)
         results.append(
             {"key": result.key, "outcome": result.outcome, "sync_state": result.sync_state}
         )
     return results
+
+
+def _publish_change_event(result: ObjectResult) -> None:
+    """Publishes the change event of the sync this object found complete, unless it went out
+    before (a replay finds nothing to publish). A completing object always finds it here; a
+    later one finds it only if publishing after completion failed, and tries again."""
+    if result.sync_state != "complete" or result.target is None:
+        return
+    publish_sync_event(
+        ChangeEventRepository(connection(settings)),
+        ChangeEventPublisher(events_client(), settings.event_bus_name),
+        result.target.user_id,
+        result.target.sync_id,
+    )
 
 
 def _process_message(record: SQSRecord) -> None:

@@ -3,9 +3,12 @@ hourly upkeep.
 
 Routes parse the request and call hksync.reminders; the rows live in PostgreSQL and each
 scheduled reminder has one EventBridge Scheduler schedule, whose target is the dispatcher.
-The template's scheduled rule invokes it with ``{"task": "reminder-upkeep"}`` too
-(hksync.reminder_upkeep: missing schedules put back, old ledger rows purged). A failed run
-raises; the next hour's run does the same work, so nothing is retried or dead-lettered.
+The template's scheduled rule invokes it with ``{"task": "reminder-upkeep"}`` too: the change
+events the processor could not publish are published (hksync.change_events.sweep, in the
+first half of the invocation's time), then hksync.reminder_upkeep puts back missing schedules
+and purges old ledger rows. One hourly job for both, so that a scaled-to-zero database wakes
+once an hour for upkeep, not twice. A failed run raises; the next hour's run does the same
+work, so nothing is retried or dead-lettered.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hksync import reminder_upkeep, reminders
-from hksync.aws.clients import scheduler_client
+from hksync import change_events, reminder_upkeep, reminders
+from hksync.aws.clients import events_client, scheduler_client
+from hksync.aws.eventbridge import ChangeEventPublisher
 from hksync.aws.scheduler import ReminderSchedules, ScheduleTarget
+from hksync.db.change_events import ChangeEventRepository
 from hksync.db.connection import connection
 from hksync.db.reminders import ReminderRepository
 from hksync.http_api import (
@@ -110,11 +115,18 @@ def cancel_reminder(reminder_id: PathUuid) -> Response[str]:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("task") == reminder_upkeep.UPKEEP_TASK:
-        return _upkeep()
+        return _upkeep(context)
     return app.resolve(event, context)
 
 
-def _upkeep() -> dict[str, Any]:
+def _upkeep(context: LambdaContext) -> dict[str, Any]:
+    half_time_ms = context.get_remaining_time_in_millis() / 2
+    published = change_events.sweep(
+        ChangeEventRepository(connection(settings)),
+        ChangeEventPublisher(events_client(), settings.event_bus_name),
+        time_left_s=lambda: (context.get_remaining_time_in_millis() - half_time_ms) / 1000,
+    )
+    logger.info("change event sweep", extra=asdict(published))
     report = reminder_upkeep.run_upkeep(
         _repository(),
         _schedules(),
@@ -122,4 +134,4 @@ def _upkeep() -> dict[str, Any]:
         retention=timedelta(days=settings.reminder_delivery_retention_days),
     )
     logger.info("reminder upkeep", extra=asdict(report))
-    return asdict(report)
+    return {**asdict(report), "change_events": asdict(published)}

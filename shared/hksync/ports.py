@@ -1,15 +1,18 @@
-"""The adapters the domain modules use, as protocols: what each needs of S3, Scheduler, SNS and
-SQS, and nothing of how. The AWS implementations are in hksync.aws; the handlers build them and
-hand them in, and tests can hand in the same adapters over moto.
+"""The adapters the domain modules use, as protocols: what each needs of S3, Scheduler, SNS,
+SQS and EventBridge, and nothing of how. The AWS implementations are in hksync.aws; the
+handlers build them and hand them in, and tests can hand in the same adapters over moto.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+from uuid import UUID
 
 if TYPE_CHECKING:
+    from hksync.contract.change_events import SyncCompleted
     from hksync.contract.erasure import ErasureRequested
     from hksync.db.reminders import Reminder
 
@@ -68,4 +71,22 @@ class NotificationTopic(Protocol):
     def publish(self, message: dict[str, str], *, kind: str) -> str:
         """Publishes; returns the message id. Raises PublishRefused when the topic said no;
         any other error means no answer at all (the message may have gone out)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOutcome:
+    """What the bus answered, event by event (by the detail's event_id)."""
+
+    accepted: set[UUID] = field(default_factory=set)
+    #: The events not known to be published, each with why (an error code, safe to log).
+    failed: dict[UUID, str] = field(default_factory=dict)
+
+
+class ChangeEventBus(Protocol):
+    """Where change events go (hksync.aws.eventbridge.ChangeEventPublisher)."""
+
+    def publish(self, events: Sequence[SyncCompleted]) -> PublishOutcome:
+        """Publishes the events; says which the bus accepted. Never raises for what the bus
+        answered or failed to answer: those events are in ``failed``."""
         ...

@@ -26,6 +26,10 @@ RDS_CA_BUNDLE: Final = Path(__file__).with_name("certificates") / "rds-ca-bundle
 DEPLOYED_STAGES: Final = frozenset({"dev", "staging", "prod"})
 
 
+#: EventBridge's rule for an event bus name (or an ARN, which PutEvents takes too).
+_EVENT_BUS_NAME: Final = r"^[/.\-_A-Za-z0-9:]{1,1600}$"
+
+
 class ConfigurationError(RuntimeError):
     """The environment does not satisfy a settings model."""
 
@@ -137,6 +141,10 @@ class ProcessorSettings(DatabaseSettings):
     raw_bucket: str = Field(min_length=3)
     max_chunk_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     max_chunk_items: int = Field(default=MAX_CHUNK_ITEMS, ge=1, le=MAX_CHUNK_ITEMS)
+    event_bus_name: str = Field(
+        pattern=_EVENT_BUS_NAME,
+        description="EventBridge bus a completed sync's change event is published to.",
+    )
 
 
 class QuerySettings(DatabaseSettings):
@@ -159,7 +167,8 @@ class MigrationSettings(DatabaseSettings):
 
 
 class RemindersSettings(DatabaseSettings):
-    """The reminders API: the database, and what every schedule it writes needs."""
+    """The reminders API: the database, and what every schedule it writes needs; its hourly
+    upkeep also publishes the change events left unpublished."""
 
     reminder_schedule_group: str = Field(
         min_length=1, max_length=64, description="Scheduler schedule group of this stage."
@@ -176,6 +185,13 @@ class RemindersSettings(DatabaseSettings):
     #: How long a published occurrence's ledger row is kept (hksync.reminder_upkeep); at least
     #: the day Scheduler and Lambda may still retry an occurrence.
     reminder_delivery_retention_days: int = Field(default=90, ge=1, le=3650)
+    event_bus_name: str = Field(
+        pattern=_EVENT_BUS_NAME,
+        description=(
+            "EventBridge bus the hourly upkeep publishes the change events the processor "
+            "could not publish to (hksync.change_events.sweep)."
+        ),
+    )
 
 
 class DispatcherSettings(DatabaseSettings):

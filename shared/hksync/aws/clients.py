@@ -13,6 +13,7 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sns import SNSClient
@@ -28,6 +29,12 @@ _RETRYING = Config(retries={"mode": "standard", "max_attempts": 5})
 #: Publishing a reminder is never retried by the SDK: a retry after a timeout may send a
 #: notification that already went out. hksync.dispatch retries only what SNS refused.
 _SINGLE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
+#: Change events: a publish that fails is published again by the hourly sweep (and a repeat is
+#: harmless: consumers drop it by event_id), so a slow bus costs seconds, not the function's
+#: whole timeout, while the events it publishes are locked.
+_SHORT_WAIT = Config(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5
+)
 
 
 @cache
@@ -50,9 +57,15 @@ def sqs_client() -> SQSClient:
     return boto3.client("sqs", config=_RETRYING)
 
 
+@cache
+def events_client() -> EventBridgeClient:
+    return boto3.client("events", config=_SHORT_WAIT)
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch between moto contexts)."""
     s3_client.cache_clear()
     scheduler_client.cache_clear()
     sns_client.cache_clear()
     sqs_client.cache_clear()
+    events_client.cache_clear()

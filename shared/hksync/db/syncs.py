@@ -15,6 +15,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from hksync.db.change_events import record_sync_completed
 from hksync.db.erasure import ErasureBarrier, erasure_barrier
 from hksync.db.samples import SampleRepository, WriteCounts
 
@@ -188,10 +189,10 @@ class SyncRepository:
         )
 
     def settle(self, user_id: str, sync_id: UUID) -> str:
-        """Decides the sync's state from its ledger; completes it (advancing the anchors) when
-        it is committed and every one of its chunks is stored. A refused chunk fails it at
-        once, committed or not: the chunk is immutable, so the sync can never complete.
-        Returns the state."""
+        """Decides the sync's state from its ledger; completes it (advancing the anchors and
+        writing its change event) when it is committed and every one of its chunks is stored.
+        A refused chunk fails it at once, committed or not: the chunk is immutable, so the sync
+        can never complete. Returns the state."""
         row = self._conn.execute(
             """SELECT s.state, s.chunk_count, s.anchors, s.committed_at,
                       count(c.seq) FILTER (WHERE c.state = 'processed' AND c.seq < s.chunk_count),
@@ -223,6 +224,9 @@ class SyncRepository:
                WHERE user_id = %s AND sync_id = %s""",
             (new_state, new_state, user_id, sync_id),
         )
+        if new_state == "complete":
+            # In this transaction: the event exists exactly when the sync is complete.
+            record_sync_completed(self._conn, user_id, sync_id)
         return new_state
 
     def _advance_anchors(
