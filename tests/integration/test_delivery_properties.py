@@ -27,7 +27,10 @@ from tests.support.builders import chunk, commit, heart_rates
 from tests.support.pipeline import Pipeline
 from tests.support.reference import REFERENCE, counter_problems, read_state, table_contents
 
-TABLES = "health_samples, sync_chunks, sync_anchors, sync_sessions, rejected_samples, sources"
+TABLES = (
+    "health_samples, sync_chunks, sync_anchors, sync_sessions, rejected_samples, sources, "
+    "change_events"
+)
 
 
 @st.composite

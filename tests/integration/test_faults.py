@@ -54,11 +54,13 @@ def _serve(monkeypatch: pytest.MonkeyPatch, endpoint: str, database_url: str) ->
         "AWS_ENDPOINT_URL": endpoint,
         "STAGE": "local",
         "RAW_BUCKET": bucket,
+        "EVENT_BUS_NAME": bucket,
         "DATABASE_URL": database_url,
         "POWERTOOLS_SERVICE_NAME": "hksync",
     }.items():
         monkeypatch.setenv(name, value)
     boto3.client("s3").create_bucket(Bucket=bucket)
+    boto3.client("events").create_event_bus(Name=bucket)
     settings_for.cache_clear()
     aws_clients.reset_clients()
     connection.close()
