@@ -34,6 +34,7 @@ COMPLETE: dict[type[object], dict[str, str]] = {
         "STAGE": "dev",
         "RAW_BUCKET": "hksync-raw-dev",
         "DATABASE_URL": DATABASE_URL,
+        "EVENT_BUS_NAME": "hksync-changes-dev",
     },
     QuerySettings: {"STAGE": "dev", "RAW_BUCKET": "hksync-raw-dev", "DB_SECRET_ARN": DB_SECRET_ARN},
 }
@@ -75,6 +76,7 @@ def test_the_cleanup_leaves_no_setting_in_the_environment() -> None:
             {
                 "STAGE": "missing",
                 "RAW_BUCKET": "missing",
+                "EVENT_BUS_NAME": "missing",
                 "DATABASE_URL": "missing: set DATABASE_URL or DB_SECRET_ARN",
             },
             id="processor-empty",
@@ -84,13 +86,18 @@ def test_the_cleanup_leaves_no_setting_in_the_environment() -> None:
             {"STAGE": "prod"},
             {
                 "RAW_BUCKET": "missing",
+                "EVENT_BUS_NAME": "missing",
                 "DATABASE_URL": "missing: set DATABASE_URL or DB_SECRET_ARN",
             },
             id="processor-stage-only",
         ),
         pytest.param(
             ProcessorSettings,
-            {"RAW_BUCKET": "hksync-raw-dev", "DB_CONNECT_TIMEOUT_S": "0"},
+            {
+                "RAW_BUCKET": "hksync-raw-dev",
+                "EVENT_BUS_NAME": "hksync-changes-dev",
+                "DB_CONNECT_TIMEOUT_S": "0",
+            },
             {
                 "STAGE": "missing",
                 "DB_CONNECT_TIMEOUT_S": "Input should be greater than or equal to 1",
@@ -103,6 +110,7 @@ def test_the_cleanup_leaves_no_setting_in_the_environment() -> None:
             {
                 "STAGE": "dev",
                 "RAW_BUCKET": "hksync-raw-dev",
+                "EVENT_BUS_NAME": "hksync-changes-dev",
                 "DATABASE_URL": "",
                 "DB_SECRET_ARN": "",
             },
@@ -194,6 +202,13 @@ def test_missing_variables_are_named_together_in_one_error(
         ),
         pytest.param(
             ProcessorSettings,
+            "EVENT_BUS_NAME",
+            "hksync changes",
+            "String should match pattern",
+            id="event-bus-name-not-a-name",
+        ),
+        pytest.param(
+            ProcessorSettings,
             "DB_CONNECT_TIMEOUT_S",
             "five",
             "Input should be a valid integer",
@@ -243,6 +258,7 @@ def test_a_complete_processor_environment_loads(monkeypatch: pytest.MonkeyPatch)
         {
             "STAGE": "prod",
             "RAW_BUCKET": "hksync-raw-prod",
+            "EVENT_BUS_NAME": "hksync-changes-prod",
             "DB_SECRET_ARN": DB_SECRET_ARN,
             "DB_CONNECT_TIMEOUT_S": "10",
             "AWS_REGION": "eu-central-1",
@@ -253,6 +269,7 @@ def test_a_complete_processor_environment_loads(monkeypatch: pytest.MonkeyPatch)
 
     assert settings.stage == "prod"
     assert settings.raw_bucket == "hksync-raw-prod"
+    assert settings.event_bus_name == "hksync-changes-prod"
     assert settings.db_secret_arn == DB_SECRET_ARN
     assert settings.database_url is None
     assert settings.db_connect_timeout_s == 10
