@@ -150,7 +150,8 @@ def test_the_reminders_function_manages_only_its_groups_schedules(cfn: dict[str,
         "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
     }
     others = {a for a, _ in grants(documents)} - {a for a, _ in scheduler}
-    assert others <= {"secretsmanager:GetSecretValue", "kms:Decrypt"}  # the database secret
+    # The database secret, and the upkeep's sweep of change events (test_change_events_template).
+    assert others <= {"secretsmanager:GetSecretValue", "kms:Decrypt", "events:PutEvents"}
 
 
 def test_the_dispatcher_publishes_to_the_topic_and_dead_letters_only(cfn: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ NETWORK_RESOURCES = {
     "PrivateRouteTable",
     "S3GatewayEndpoint",
     "SecretsManagerEndpoint",
+    "EventsEndpoint",
     "EndpointSecurityGroup",
 }
 
@@ -86,11 +87,15 @@ def test_the_key_policy_names_only_the_account_and_the_services_that_need_it(
     alarms = by_sid["CloudWatchAlarmsPublishToTheEncryptedOpsTopic"]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert set(as_list(alarms["Action"])) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    events = by_sid["EventBridgeEncryptsTheChangeEventBus"]  # test_change_events_template
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert set(events["Condition"]["StringEquals"]) == {"aws:SourceAccount", "aws:SourceArn"}
     assert set(by_sid) == {
         "AccountAdministersTheKeyThroughIam",
         "CloudWatchLogsEncryptsThisStacksLogGroups",
         "CloudWatchAlarmsPublishToTheEncryptedOpsTopic",
         "S3SendsNotificationsToTheEncryptedQueue",
+        "EventBridgeEncryptsTheChangeEventBus",
     }
 
 

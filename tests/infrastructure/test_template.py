@@ -484,6 +484,7 @@ def test_function_permissions_are_least_privilege(sam: dict[str, Any], mode: str
         ("sqs:SendMessage", PLACEHOLDER),  # the dead-letter queue; see the DLQ test
         ("kms:GenerateDataKey", key, "sqs"),
         ("kms:Decrypt", key, "sqs"),
+        ("events:PutEvents", PLACEHOLDER),  # the change-event bus: test_change_events_template
         *read_secret,
         *(queue_consumer if mode == "queue" else ()),
     }
