@@ -66,7 +66,11 @@ def test_eventbridge_may_use_the_key_for_this_stages_bus_only(
         if statement["Principal"] == {"Service": "events.amazonaws.com"}
     ]
 
-    assert set(as_list(grant["Action"])) == {"kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"}
+    assert set(as_list(grant["Action"])) == {
+        "kms:DescribeKey",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    }
     assert resolve(grant["Condition"]) == {
         "StringEquals": {
             "aws:SourceAccount": ACCOUNT_ID,
