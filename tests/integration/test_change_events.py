@@ -25,6 +25,8 @@ from hksync.db.change_events import ChangeEventRepository
 from hksync.db.erasure import ErasureRepository
 from hksync.db.syncs import SyncRepository
 from hksync.settings import settings_for
+from hksync_tools.cli import main
+from hksync_tools.local.change_events import delivered_change_events
 from tests.conftest import TEST_BUCKET, TEST_EVENT_BUS
 from tests.support.builders import HEART_RATE, SLEEP, STEPS, WATCH, chunk, commit, heart_rate
 from tests.support.pipeline import Pipeline
@@ -44,15 +46,7 @@ class Consumer:
 
     def received(self) -> list[dict[str, Any]]:
         """Every event delivered since the last call (EventBridge's envelopes), consumed."""
-        sqs = boto3.client("sqs")
-        events: list[dict[str, Any]] = []
-        while batch := sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
-            for message in batch:
-                events.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return events
+        return delivered_change_events(self.queue_url, "us-east-1")
 
 
 @pytest.fixture
@@ -329,3 +323,35 @@ def test_erasing_a_user_deletes_their_events_and_only_theirs(
 
     assert rows(db, "alice") == []
     assert len(rows(db, "bob")) == 1
+
+
+def test_ops_events_lists_the_events_published_or_waiting(
+    unpublishing: Pipeline,
+    pipeline: Pipeline,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    published = upload_sync(pipeline, "bob")
+    pipeline.drain()
+    waiting = upload_sync(unpublishing, "alice")
+    unpublishing.drain()  # Bob's objects again too: his event went out before, nothing new
+    target = ["--database-url", database_url]
+
+    assert main(["ops", "events", *target]) == 0
+    table = capsys.readouterr().out
+    assert main(["ops", "events", "--json", *target]) == 0
+    everyone = json.loads(capsys.readouterr().out)["events"]
+    assert main(["ops", "events", "--user", "bob", "--since", "1h", "--json", *target]) == 0
+    bobs = json.loads(capsys.readouterr().out)["events"]
+
+    assert "Newest change events" in table
+    assert "waiting" in table
+    assert "1 not published yet" in table
+    assert "SleepAnalysis, HeartRate, StepCount" in table  # by identifier: HKCategory... first
+    assert "2026-11-20 .. 2026-11-22 (3)" in table
+    by_user = {event["user_id"]: event for event in everyone}
+    assert by_user["alice"]["sync_id"] == str(waiting)
+    assert by_user["alice"]["published_at"] is None
+    assert by_user["bob"]["published_at"] is not None
+    assert [(event["user_id"], event["sync_id"]) for event in bobs] == [("bob", str(published))]
+    assert bobs[0]["detail"]["local_dates"] == ["2026-11-20", "2026-11-21", "2026-11-22"]

@@ -4,6 +4,8 @@
 - Database: the embedded PostgreSQL (pgserver) in .hksync/pgdata, or DATABASE_URL.
 - Functions: one worker process each (several for the processor), with the environment the
   template gives them, adapted to the local services.
+- Change events: the template's bus on moto, and a rule that delivers every event to an SQS
+  queue, where a test or a developer reads what a backend would receive (local/change_events.py).
 - EventBridge Scheduler: moto stores schedules but never fires them, so a local scheduler
   fires the due ones by a clock that tests and the demo move forward (local/scheduler.py).
 - S3 notifications: moto cannot invoke functions, so a pump lists new objects and delivers
@@ -38,6 +40,11 @@ import boto3
 from hksync.db.migrate import migrate
 from hksync_tools.cfn_template import FunctionSpec, functions, load_template, resolve_environment
 from hksync_tools.local.auth import Unauthorized, signing_secret, verify_authorization
+from hksync_tools.local.change_events import (
+    LocalChangeEvents,
+    change_event_references,
+    provision_change_events,
+)
 from hksync_tools.local.lambda_events import http_api_event
 from hksync_tools.local.notifier import CreatedObject, ObjectCreatedFeed
 from hksync_tools.local.queues import (
@@ -157,6 +164,8 @@ class LocalStack:
         self.clock = LocalClock()
         self.reminder_scheduler: LocalScheduler | None = None
         self.reminder_resources: LocalReminderResources | None = None
+        #: The change-event bus and the queue its events are delivered to.
+        self.change_events: LocalChangeEvents | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -197,6 +206,7 @@ class LocalStack:
             QueueName="hksync-processor-dlq-local"
         )["QueueUrl"]
         self.reminder_resources = provision_reminders(references, LOCAL_REGION)
+        self.change_events = provision_change_events(references, LOCAL_REGION)
         provision_queues(
             boto3.client("sqs", region_name=LOCAL_REGION), queue_event_sources(self._template)
         )
@@ -305,6 +315,7 @@ class LocalStack:
         )
         references["RawBucket"] = resolved or "hksync-raw-local"
         references.update(reminder_references(self._template, references))
+        references.update(change_event_references(self._template, references))
         references.update(queue_references(queue_event_sources(self._template), references))
         return references
 

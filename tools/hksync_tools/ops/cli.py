@@ -7,6 +7,8 @@ hksync ops failures [--since 24h]     rejected chunks across users, newest first
 hksync ops rejected USER SYNC_ID [--after SEQ:INDEX] [--limit N]
                                       samples of a sync refused on their own: field and reason
 hksync ops anchors USER               the server's anchors of a user
+hksync ops events [--user U] [--since 1h] [--limit N]
+                                      change events (SyncCompleted), newest first, published or not
 hksync ops connections                database connections by application, against the limit
 hksync ops dlq list                   the processor's dead-letter queue, decoded
 hksync ops dlq replay [--max N]       reprocess dead-lettered events; delete those that succeed
@@ -101,6 +103,18 @@ def _add_inspection_commands(verbs: _Verbs, common: argparse.ArgumentParser) -> 
     anchors = verbs.add_parser("anchors", parents=[common], help="a user's server anchors")
     anchors.add_argument("user")
     anchors.set_defaults(run=_runner("commands", "anchors"))
+
+    events = verbs.add_parser(
+        "events",
+        parents=[common],
+        help="change events (one per completed sync), newest first, published or waiting",
+    )
+    events.add_argument("--user", help="only this user's events")
+    events.add_argument(
+        "--since", type=_moment, metavar="TIME", help="written since: 15m, 1h, 2d, or ISO 8601"
+    )
+    events.add_argument("--limit", type=_positive, default=20, help="events listed (default 20)")
+    events.set_defaults(run=_runner("commands", "events"))
 
     connections = verbs.add_parser(
         "connections", parents=[common], help="database connections by application and state"

@@ -229,6 +229,52 @@ def anchors(resources: OpsResources, arguments: argparse.Namespace, console: Con
     return 0
 
 
+def events(resources: OpsResources, arguments: argparse.Namespace, console: Console) -> int:
+    view = Inspection(resources).events(
+        user_id=arguments.user, since=arguments.since, limit=arguments.limit
+    )
+    if arguments.json:  # with each event's id and whole detail
+        print_json(view)
+        return 0
+    if not view.events:
+        console.print("no change events match")
+        return 0
+    numbers = ("inserted", "updated", "deleted")
+    listed = table(
+        f"Newest change events (at most {arguments.limit})",
+        "created",
+        "published",
+        "user",
+        "sync",
+        "types",
+        "local days",
+        *numbers,
+        right=numbers,
+    )
+    for event in view.events:
+        detail = event.detail
+        days = detail.local_dates
+        listed.add_row(
+            when(event.created_at),
+            when(event.published_at) if event.published_at else "waiting",
+            event.user_id,
+            str(event.sync_id),
+            ", ".join(short_type(sample_type) for sample_type in detail.sample_types) or "-",
+            f"{days[0]} .. {days[-1]} ({len(days)})" if days else "-",
+            f"{detail.counts.inserted:,}",
+            f"{detail.counts.updated:,}",
+            f"{detail.counts.deleted:,}",
+        )
+    console.print(listed)
+    waiting = sum(event.published_at is None for event in view.events)
+    if waiting:
+        console.print(
+            f"{waiting} not published yet: the hourly upkeep publishes them (see the "
+            'processor\'s "change events not published" warnings for why)'
+        )
+    return 0
+
+
 def connections(resources: OpsResources, arguments: argparse.Namespace, console: Console) -> int:
     view = Inspection(resources).connections()
     if arguments.json:

@@ -1,5 +1,6 @@
-"""What the pipeline is doing: syncs by state, one sync in detail, rejected chunks, anchors and
-database connections (`hksync ops syncs|sync|failures|anchors|connections`).
+"""What the pipeline is doing: syncs by state, one sync in detail, rejected chunks, anchors,
+change events and database connections (`hksync ops syncs|sync|failures|anchors|events|
+connections`).
 
 The operator's answers to the questions Flower and `celery inspect` used to answer, read from
 where the truth is: the database (syncs, the chunk ledger, anchors) and the raw bucket (what
@@ -15,6 +16,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from hksync import query
+from hksync.contract.change_events import SyncCompleted
 from hksync.contract.responses import AnchorsView, RejectedSamplesPage, SyncStatusView
 from hksync.db.syncs import FailedChunk, SyncStatus
 from hksync.errors import NotFound
@@ -54,6 +56,23 @@ class SyncDetail(_View):
 
 class FailuresView(_View):
     failures: list[ChunkFailure]
+
+
+class ChangeEventView(_View):
+    """A change event as the outbox holds it: its detail, and whether it went out yet."""
+
+    event_id: UUID
+    user_id: str
+    sync_id: UUID
+    created_at: datetime
+    published_at: datetime | None = Field(
+        description="When the bus accepted it; null while it waits for the hourly upkeep."
+    )
+    detail: SyncCompleted
+
+
+class ChangeEventsView(_View):
+    events: list[ChangeEventView]
 
 
 class ConnectionsView(_View):
@@ -141,6 +160,25 @@ class Inspection:
 
     def anchors(self, user_id: str) -> AnchorsView:
         return query.anchors(self._resources.repository, user_id)
+
+    def events(
+        self, *, user_id: str | None = None, since: datetime | None = None, limit: int = 20
+    ) -> ChangeEventsView:
+        """The newest change events (of one user), published or waiting, newest first."""
+        stored = self._resources.change_events.recent(user_id=user_id, since=since, limit=limit)
+        return ChangeEventsView(
+            events=[
+                ChangeEventView(
+                    event_id=event.event_id,
+                    user_id=event.user_id,
+                    sync_id=event.sync_id,
+                    created_at=event.created_at,
+                    published_at=event.published_at,
+                    detail=event.detail,
+                )
+                for event in stored
+            ]
+        )
 
     def connections(self) -> ConnectionsView:
         """Who holds the database's connections, against its limit."""

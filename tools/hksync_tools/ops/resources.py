@@ -15,6 +15,7 @@ from botocore.config import Config
 from psycopg.conninfo import make_conninfo
 
 from hksync.aws.s3 import RawStore
+from hksync.db.change_events import ChangeEventRepository
 from hksync.db.erasure import ErasureRepository
 from hksync.db.syncs import SyncRepository
 from hksync.processing import ChunkProcessor
@@ -78,6 +79,10 @@ class OpsResources:
     @cached_property
     def erasures(self) -> ErasureRepository:
         return ErasureRepository(self.connection)
+
+    @cached_property
+    def change_events(self) -> ChangeEventRepository:
+        return ChangeEventRepository(self.connection)
 
     # --- AWS ----------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 #: Free text wraps; identifiers, states, times and numbers never do.
-_WRAPPING: Final = frozenset({"", "reason", "why", "objects", "anchor"})
+_WRAPPING: Final = frozenset({"", "reason", "why", "objects", "anchor", "types"})
 
 
 def new_console(*, stderr: bool = False) -> Console:
