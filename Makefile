@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit integration e2e demo local openapi types lock clean bench \
+.PHONY: install test lint typecheck unit integration e2e demo local openapi types events-doc lock \
+	clean bench \
 	tools sam-cli tools-lock layer-requirements build validate scan deploy
 
 $(BIN)/python:
@@ -61,6 +62,10 @@ bench: install
 # The OpenAPI document, generated from the contract models and the template's routes.
 openapi: install
 	$(BIN)/python -m hksync_tools.openapi template.yaml > docs/openapi.json
+
+# docs/change-events.md's example event and JSON Schema, generated from the contract models.
+events-doc: install
+	$(BIN)/python -m hksync_tools.change_event_doc
 
 # The HealthKit type table and its client page, generated from the vendored source
 # (tools/hksync_tools/healthkit_source/) and the hand-kept bounds.

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boto3
+import jsonschema
 import psycopg
 import pytest
 
@@ -133,6 +134,8 @@ def test_a_completed_sync_publishes_one_event_saying_what_changed_and_when(
 
     (envelope,) = consumer.received()
     assert (envelope["source"], envelope["detail-type"]) == ("hksync", "SyncCompleted")
+    # Valid against the JSON Schema docs/change-events.md publishes, as a consumer checks it.
+    jsonschema.Draft202012Validator(SyncCompleted.model_json_schema()).validate(envelope["detail"])
     detail = SyncCompleted.model_validate(envelope["detail"])
     status = pipeline.status("alice", sync_id).body
     assert status["state"] == "complete"
