@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -78,6 +79,10 @@ def generated_parts() -> dict[str, str]:
     }
 
 
+def _between_markers(content: str) -> Callable[[re.Match[str]], str]:
+    return lambda match: match[1] + content + match[2]
+
+
 def render(page: str) -> str:
     """The page with every generated part replaced; raises if a marker pair is missing."""
     for name, content in generated_parts().items():
@@ -86,7 +91,7 @@ def render(page: str) -> str:
         )
         if not pattern.search(page):
             raise ValueError(f"{DOC_PATH.name} has no generated:{name} markers")
-        page = pattern.sub(lambda match: match[1] + content + match[2], page)
+        page = pattern.sub(lambda match, content=content: match[1] + content + match[2], page)
     return page
 
 
