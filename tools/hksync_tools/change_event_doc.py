@@ -91,7 +91,7 @@ def render(page: str) -> str:
         )
         if not pattern.search(page):
             raise ValueError(f"{DOC_PATH.name} has no generated:{name} markers")
-        page = pattern.sub(lambda match, content=content: match[1] + content + match[2], page)
+        page = pattern.sub(_between_markers(content), page)
     return page
 
 
