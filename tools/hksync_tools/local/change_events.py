@@ -9,6 +9,7 @@ whether each was published.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,7 +53,9 @@ def provision_change_events(references: Mapping[str, str], region: str) -> Local
     bus_name = references["ChangeEventBus"]
     events = boto3.client("events", region_name=region)
     sqs = boto3.client("sqs", region_name=region)
-    events.create_event_bus(Name=bus_name)
+    # moto keeps its state per process: a stack started again in the same one finds the bus.
+    with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+        events.create_event_bus(Name=bus_name)
     queue_url = sqs.create_queue(QueueName=CONSUMER_QUEUE_NAME)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
