@@ -25,8 +25,8 @@ import random
 import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -159,7 +159,9 @@ class LocalStack:
         self._http: ThreadingHTTPServer | None = None
         self.info: StackInfo | None = None
         self.signing_secret = ""
-        self._pump_idle = threading.Event()
+        #: Rounds of the notification pump that found nothing new, and who waits for one.
+        self._empty_rounds = 0
+        self._pump_round = threading.Condition()
         #: Reminders: the clock the local scheduler fires by (tests and the demo move it).
         self.clock = LocalClock()
         self.reminder_scheduler: LocalScheduler | None = None
@@ -378,19 +380,24 @@ class LocalStack:
             while not self._stopping.is_set():
                 created = feed.new_objects()
                 if not created:
-                    self._pump_idle.set()
+                    with self._pump_round:
+                        self._empty_rounds += 1
+                        self._pump_round.notify_all()
                     self._stopping.wait(0.1)
                     continue
-                self._pump_idle.clear()
                 deliveries = created + [
                     obj for obj in created if self._rng.random() < self._duplicate_rate
                 ]
                 self._rng.shuffle(deliveries)
                 slots = [deliveries[index :: len(workers)] for index in range(len(workers))]
-                for worker, batch in zip(workers, slots, strict=False):
-                    pool.submit(self._deliver_all, worker, batch, sqs)
-                # Wait for this round before listing again (each object is listed once).
-                pool.submit(lambda: None).result()
+                # Wait for this round, every batch of it, before listing again (each object is
+                # listed once): an empty round then means nothing is in flight either.
+                futures.wait(
+                    [
+                        pool.submit(self._deliver_all, worker, batch, sqs)
+                        for worker, batch in zip(workers, slots, strict=False)
+                    ]
+                )
 
     def _deliver_all(self, worker: FunctionWorker, batch: list[CreatedObject], sqs: Any) -> None:
         assert self.info is not None
@@ -425,11 +432,16 @@ class LocalStack:
                 )
 
     def wait_until_idle(self, timeout_s: float = 60.0) -> None:
-        """Blocks until every object in the bucket has been delivered to the processor."""
-        deadline = time.monotonic() + timeout_s
-        self._pump_idle.clear()
-        while not self._pump_idle.wait(0.05):
-            if time.monotonic() > deadline:
+        """Blocks until every object in the bucket has been delivered to the processor.
+
+        That is a round of the pump that started after this call and found nothing new: the
+        round under way may have listed the bucket before the caller's last upload, so its
+        finding nothing proves nothing (two empty rounds from now, not one)."""
+        with self._pump_round:
+            wanted = self._empty_rounds + 2
+            if not self._pump_round.wait_for(
+                lambda: self._empty_rounds >= wanted, timeout=timeout_s
+            ):
                 raise TimeoutError("S3 notifications still pending")
 
     # --- HTTP API ------------------------------------------------------------------------------
