@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -376,10 +376,14 @@ class LocalStack:
                 ]
                 self._rng.shuffle(deliveries)
                 slots = [deliveries[index :: len(workers)] for index in range(len(workers))]
-                for worker, batch in zip(workers, slots, strict=False):
+                round_ = [
                     pool.submit(self._deliver_all, worker, batch, sqs)
-                # Wait for this round before listing again (each object is listed once).
-                pool.submit(lambda: None).result()
+                    for worker, batch in zip(workers, slots, strict=False)
+                ]
+                # Wait for every delivery of this round before listing again (each object is
+                # listed once), so that idle means processed: a no-op submitted after them
+                # could run on a thread freed by an empty batch while another still works.
+                wait(round_)
 
     def _deliver_all(self, worker: FunctionWorker, batch: list[CreatedObject], sqs: Any) -> None:
         assert self.info is not None
