@@ -95,7 +95,6 @@ def test_the_key_policy_names_only_the_account_and_the_services_that_need_it(
     }
 
 
-
 def test_service_principals_use_the_key_only_for_this_account(cfn: dict[str, Any]) -> None:
     """A service principal acts for every account (the confused deputy): each statement that
     grants one names this account, by aws:SourceAccount or, for CloudWatch Logs, by the log
