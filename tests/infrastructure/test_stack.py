@@ -373,11 +373,11 @@ def test_a_queue_consumer_reserves_none_or_at_least_two(sam: dict[str, Any]) -> 
     processor = rules["QueueProcessorNeedsTwoExecutions"]
     assert processor["RuleCondition"] == {"Fn::Equals": [{"Ref": "ProcessingMode"}, "queue"]}
     assert processor["Assertions"][0]["Assert"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "ProcessorReservedConcurrency"}, 1]}]
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ProcessorReservedConcurrency"}, "1"]}]
     }
     erasure = rules["ErasureWorkerNeedsTwoExecutions"]
     assert erasure["Assertions"][0]["Assert"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "ErasureReservedConcurrency"}, 1]}]
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ErasureReservedConcurrency"}, "1"]}]
     }
     unreserved = deploy(sam, "dev", ProcessingMode="queue")
     for mapping in resources_of_type(unreserved, "AWS::Lambda::EventSourceMapping").values():
