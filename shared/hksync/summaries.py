@@ -277,25 +277,34 @@ def _tally(days: _Periods, samples: list[SummarySample]) -> _SourceTally:
     spans: list[_Span] = []
     zone: tzinfo | None = None
     boundaries: list[float] = []
+    # The day of the previous sample, [day_start, day_end): the next is most likely in it too.
+    day = -1
+    day_start = day_end = math.nan
     for sample in samples:
         if sample.zone is not zone:  # a person's samples share a handful of zones, in runs
             zone = sample.zone
             boundaries = days.boundaries(zone)
+            day_start = day_end = math.nan
         value: float = sample.value  # type: ignore[assignment]  # the caller keeps valued ones
         start = sample.start.timestamp()
         end = sample.end.timestamp()
-        day = bisect_right(boundaries, start) - 1
-        # Most samples lie within one day: no splitting for those.
-        if 0 <= day < count and end <= boundaries[day + 1]:
+        if not day_start <= start < day_end:
+            day = bisect_right(boundaries, start) - 1
+            if 0 <= day < count:
+                day_start = boundaries[day]
+                day_end = boundaries[day + 1]
+            else:
+                day_start = day_end = math.nan
+        if end <= day_end:  # within one day of the range (False when outside: NaN)
             totals[day] += value
             seen[day] = True
+            spans.append((start, end, value, day, boundaries))
         else:
-            day = -1
             duration = end - start
             for index, seconds in _overlaps(boundaries, start, end):
                 totals[index] += value * seconds / duration if duration else value
                 seen[index] = True
-        spans.append((start, end, value, day, boundaries))
+            spans.append((start, end, value, -1, boundaries))
     return _SourceTally(totals, seen, spans)
 
 
@@ -304,20 +313,21 @@ def _add_uncovered(
 ) -> None:
     """Adds to the merged daily totals the part of each span (sorted by start) that the
     covered union leaves free, pro rata; an instant counts unless covered."""
-    covering = len(covered_starts)
+    # A last covered interval at infinity ends every walk below without a bounds check.
+    starts = [*covered_starts, math.inf]
+    ends = [*covered_ends, math.inf]
     # The first covered interval ending after the current span's start: spans come sorted by
     # start, so it only moves forward.
     next_cover = 0
     for start, end, value, day, boundaries in spans:
-        while next_cover < covering and covered_ends[next_cover] <= start:
+        while ends[next_cover] <= start:
             next_cover += 1
-        first_cover = covered_starts[next_cover] if next_cover < covering else math.inf
         duration = end - start
         if not duration:
-            if first_cover > start and day >= 0:
+            if starts[next_cover] > start and day >= 0:
                 merged[day] += value
             continue
-        if first_cover >= end:
+        if starts[next_cover] >= end:
             if day >= 0:
                 merged[day] += value
             else:
@@ -328,16 +338,16 @@ def _add_uncovered(
         cursor = start
         cover = next_cover
         while cursor < end:
-            gap_end = covered_starts[cover] if cover < covering else math.inf
-            gap_end = min(gap_end, end)
+            gap_end = starts[cover]
+            if gap_end > end:
+                gap_end = end
             if gap_end > cursor:
                 if day >= 0:
                     free_seconds += gap_end - cursor
                 else:
                     _spread(boundaries, cursor, gap_end, rate, merged)
-            if cover == covering:
-                break
-            cursor = max(cursor, covered_ends[cover])
+            if ends[cover] > cursor:
+                cursor = ends[cover]
             cover += 1
         if day >= 0:
             merged[day] += rate * free_seconds
@@ -380,7 +390,7 @@ class DiscreteDay:
     minimum: float
     maximum: float
     average: float
-    #: The value of the sample that ended last (ties: the later start, then the uuid).
+    #: The value of the sample that ended last (ties: the later start, then the larger uuid).
     latest: float
     count: int
 
@@ -390,8 +400,9 @@ class _DiscreteTally:
     minimum: float = math.inf
     maximum: float = -math.inf
     count: int = 0
-    latest_order: tuple[float, float, str] = (-math.inf, -math.inf, "")
     latest: float = math.nan
+    latest_sample: SummarySample | None = None
+    latest_end: float = -math.inf
     # Sums of the averaged quantity: the value itself, or its sound energy for levels in dB.
     plain_sum: float = 0.0
     weight: float = 0.0
@@ -424,24 +435,33 @@ def daily_discrete(
     weighted = aggregation is not Aggregation.DISCRETE_ARITHMETIC
     days = _days(first_day, last_day)
     tallies: dict[int, _DiscreteTally] = {}
+    zone: tzinfo | None = None
+    boundaries: list[float] = []
     for sample in samples:
         value = sample.value
         if value is None:
             continue
+        if sample.zone is not zone:  # a person's samples share a handful of zones, in runs
+            zone = sample.zone
+            boundaries = days.boundaries(zone)
         averaged = 10 ** (value / 10) if in_decibels else value
         start = sample.start.timestamp()
         end = sample.end.timestamp()
-        order = (end, start, str(sample.uuid))
-        for index, seconds in _overlaps(days.boundaries(sample.zone), start, end):
+        for index, seconds in _overlaps(boundaries, start, end):
             tally = tallies.get(index)
             if tally is None:
                 tally = tallies[index] = _DiscreteTally()
-            tally.minimum = min(tally.minimum, value)
-            tally.maximum = max(tally.maximum, value)
+            if value < tally.minimum:
+                tally.minimum = value
+            if value > tally.maximum:
+                tally.maximum = value
             tally.count += 1
-            if order > tally.latest_order:
-                tally.latest_order = order
+            if end > tally.latest_end or (
+                end == tally.latest_end and _later(sample, tally.latest_sample)
+            ):
                 tally.latest = value
+                tally.latest_sample = sample
+                tally.latest_end = end
             tally.plain_sum += averaged
             tally.weight += seconds
             tally.weighted_sum += averaged * seconds
@@ -457,6 +477,12 @@ def daily_discrete(
             tally.minimum, tally.maximum, average, tally.latest, tally.count
         )
     return result
+
+
+def _later(sample: SummarySample, than: SummarySample | None) -> bool:
+    """Between two samples ending at the same instant: the later start, then the larger uuid,
+    so that "latest" never depends on the order rows came back in."""
+    return than is None or (sample.start, sample.uuid) > (than.start, than.uuid)
 
 
 # --- sleep ---------------------------------------------------------------------------------
