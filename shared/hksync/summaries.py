@@ -7,10 +7,13 @@ Rules, the same for every function:
 
 - A sample's local day is cut at midnight of ITS OWN zone (``SummarySample.zone``), so a
   traveller's days are right and a DST day has 23 or 25 hours.
-- Overlaps are resolved as Apple's statistics merge them: time is split into elementary
-  intervals and, in each, only the samples of the highest-priority source covering it count;
-  where that source has no data the next one down fills the gap. A source is never picked for a
-  whole day (picking per day is how other systems come out thousands of steps short).
+- Overlapping cumulative and sleep samples of several sources are merged the way HealthKit's
+  statistics merge sources, by priority: time is split into elementary intervals and, in each,
+  only the samples of the highest-priority source covering it count; where that source has no
+  data the next one down fills the gap. The merge runs on absolute time, so a Berlin sample
+  hides a New York one at the same instant even where their local dates differ. A source is
+  never picked for a whole day (picking per day is how other systems come out thousands of
+  steps short).
 - A sample that crosses a day (or another source's sample) counts pro rata by time; a
   zero-length sample counts whole at its instant, unless a higher-priority source covers it.
 - Days (or nights) without any sample overlapping them are absent from the result, not zero:
@@ -193,7 +196,7 @@ def _rank_of(priority: Sequence[str], sources: Iterable[str]) -> dict[str, int]:
     """Each source's rank, 0 the highest; sources the priority omits come after it, by key."""
     rank = {key: position for position, key in enumerate(dict.fromkeys(priority))}
     unranked = sorted(set(sources).difference(rank))
-    rank.update((key, len(rank) + offset) for offset, key in enumerate(unranked))
+    rank.update((key, rank_) for rank_, key in enumerate(unranked, start=len(rank)))
     return rank
 
 
@@ -241,8 +244,7 @@ def daily_cumulative(
     days = _days(first_day, last_day)
     grouped: dict[str, list[SummarySample]] = defaultdict(list)
     for sample in samples:
-        if sample.value is not None:
-            grouped[sample.source_key].append(sample)
+        grouped[sample.source_key].append(sample)
     tallies = {source: _tally(days, of_source) for source, of_source in grouped.items()}
     rank = _rank_of(priority, tallies)
     ordered = sorted(tallies, key=rank.__getitem__)
@@ -281,11 +283,13 @@ def _tally(days: _Periods, samples: list[SummarySample]) -> _SourceTally:
     day = -1
     day_start = day_end = math.nan
     for sample in samples:
+        value = sample.value
+        if value is None:
+            continue
         if sample.zone is not zone:  # a person's samples share a handful of zones, in runs
             zone = sample.zone
             boundaries = days.boundaries(zone)
             day_start = day_end = math.nan
-        value: float = sample.value  # type: ignore[assignment]  # the caller keeps valued ones
         start = sample.start.timestamp()
         end = sample.end.timestamp()
         if not day_start <= start < day_end:
@@ -416,9 +420,9 @@ def daily_discrete(
     last_day: date,
 ) -> dict[date, DiscreteDay]:
     """Per local day, the minimum, maximum, average, latest value and count of the samples
-    overlapping that day (a sample across midnight is in both days, as HealthKit's statistics
-    include every sample overlapping their interval). No priority merge: a discrete value is a
-    reading, not an amount, so two sources' readings do not add up.
+    overlapping that day (a reading taken across midnight is a reading of both days). No
+    priority merge: a discrete value is a reading, not an amount, so two sources' readings of
+    one moment do not add up to anything.
 
     The average follows the type's aggregation style:
 
@@ -562,6 +566,7 @@ def sleep_nights(
         claim: _Claim = (
             sample.start.timestamp(),
             sample.end.timestamp(),
+            # In bed is alone on its layer: only the source's rank orders it.
             (rank[sample.source_key], _STAGE_LAYER_PRECEDENCE.get(category, 0), str(sample.uuid)),
             category,
             sample.zone,
@@ -628,8 +633,9 @@ def daily_workouts(
     samples: Iterable[SummarySample], first_day: date, last_day: date
 ) -> dict[date, dict[str, WorkoutDay]]:
     """Per local day of each workout's start, per activity type: count and total duration,
-    energy and distance. A workout is whole on its start day (Health lists it there), and
-    workouts are not merged by source: two apps recording one run are two workouts."""
+    energy and distance. A workout is whole on its start day (a run is one event, not an
+    amount to spread), and workouts are not merged by source: two apps recording one run are
+    two workouts."""
     groups: dict[date, dict[str, list[SummarySample]]] = defaultdict(lambda: defaultdict(list))
     for sample in samples:
         if sample.activity_type is None:

@@ -287,14 +287,23 @@ def test_a_measured_zero_is_a_day_with_a_zero_total() -> None:
 
 
 @pytest.mark.parametrize(
-    ("the_day", "hours"),
-    [(date(2024, 3, 31), 23), (date(2024, 10, 27), 25), (date(2024, 10, 26), 24)],
+    ("zone", "the_day", "hours"),
+    [
+        (BERLIN, date(2024, 3, 31), 23),
+        (BERLIN, date(2024, 10, 27), 25),
+        (BERLIN, date(2024, 10, 26), 24),
+        # Havana springs forward at midnight itself: the day starts at 01:00.
+        (ZoneInfo("America/Havana"), date(2024, 3, 10), 23),
+        (ZoneInfo("America/Havana"), date(2024, 3, 9), 24),
+        # Santiago falls back at midnight: 23:00 comes twice on the 6th.
+        (ZoneInfo("America/Santiago"), date(2024, 4, 6), 25),
+    ],
 )
-def test_a_dst_change_day_has_the_hours_it_had(the_day: date, hours: int) -> None:
-    # One sample per UTC hour, 60 each, over three days around the day: Berlin local days.
+def test_a_dst_change_day_has_the_hours_it_had(zone: tzinfo, the_day: date, hours: int) -> None:
+    # One sample per UTC hour, 60 each, over three days around the day.
     first = datetime.combine(the_day - timedelta(days=1), datetime.min.time(), UTC)
     samples = [
-        quantity(first + timedelta(hours=h), first + timedelta(hours=h + 1), 60, zone=BERLIN)
+        quantity(first + timedelta(hours=h), first + timedelta(hours=h + 1), 60, zone=zone)
         for h in range(72)
     ]
 
