@@ -1,7 +1,9 @@
 """Daily summaries of stored samples: the figures a person sees in Apple's Health app.
 
-Pure functions over plain rows, no database or Lambda: the read side selects the samples of a
-date range (with a margin: a sample counts on every local day it overlaps) and hands them here.
+Pure functions over plain rows, no database or Lambda. The read side hands them every sample
+(of every source) overlapping the requested local dates widened by 14 hours on each side, the
+widest UTC offsets, and for sleep nights by one day more before them; rows outside the range
+are harmless, they are simply not reported.
 
 Rules, the same for every function:
 
