@@ -1,7 +1,9 @@
 """Daily summaries of stored samples: the figures a person sees in Apple's Health app.
 
-Pure functions over plain rows, no database or Lambda: the read side selects the samples of a
-date range (with a margin: a sample counts on every local day it overlaps) and hands them here.
+Pure functions over plain rows, no database or Lambda. The read side hands them every sample
+(of every source) overlapping the requested local dates widened by 14 hours on each side, the
+widest UTC offsets, and for sleep nights by one day more before them; rows outside the range
+are harmless, they are simply not reported.
 
 Rules, the same for every function:
 
@@ -144,25 +146,35 @@ def rank_sources(sources: Mapping[str, DeviceKind], explicit: Sequence[str] = ()
 class _Periods:
     """Consecutive local periods (days or nights), labelled ``first + i``, each starting at
     ``cut`` local time on the day ``starts_before`` days before its label; their boundaries in
-    each zone as POSIX seconds, computed once per zone."""
+    each zone as POSIX seconds, computed once per zone and kept in ``grids`` at the zone's
+    slot (a small int travels in a span where a list would make it garbage-collector work)."""
 
     def __init__(self, first: date, last: date, cut: time, starts_before: int) -> None:
         self.first = first
         self.count = max((last - first).days + 1, 0)
+        self.grids: list[list[float]] = []
         self._first_start = first - timedelta(days=starts_before)
         self._cut = cut
-        self._boundaries: dict[tzinfo, list[float]] = {}
+        self._slots: dict[tzinfo, int] = {}
 
-    def boundaries(self, zone: tzinfo) -> list[float]:
-        found = self._boundaries.get(zone)
+    def slot(self, zone: tzinfo) -> int:
+        found = self._slots.get(zone)
         if found is None:
+            found = self._slots[zone] = len(self.grids)
             # combine() with fold 0: a local time a DST gap skips maps to the instant the gap
             # opens, which is exactly where the new period begins.
-            found = self._boundaries[zone] = [
-                datetime.combine(self._first_start + timedelta(days=i), self._cut, zone).timestamp()
-                for i in range(self.count + 1)
-            ]
+            self.grids.append(
+                [
+                    datetime.combine(
+                        self._first_start + timedelta(days=i), self._cut, zone
+                    ).timestamp()
+                    for i in range(self.count + 1)
+                ]
+            )
         return found
+
+    def boundaries(self, zone: tzinfo) -> list[float]:
+        return self.grids[self.slot(zone)]
 
     def label(self, index: int) -> date:
         return self.first + timedelta(days=index)
@@ -213,9 +225,9 @@ class CumulativeDay:
     by_source: dict[str, float]
 
 
-# (start, end, value, the index of the one day holding all of it or -1, the boundaries of the
-# days in the sample's zone)
-_Span = tuple[float, float, float, int, list[float]]
+# (start, end, value, the index of the one day holding all of it or -1, the slot of the
+# sample's zone in _Periods.grids)
+_Span = tuple[float, float, float, int, int]
 
 
 @dataclass(slots=True)
@@ -258,7 +270,7 @@ def daily_cumulative(
         if position == 0:  # nothing above the first source: all of it counts
             merged = list(tally.totals)
         else:
-            _add_uncovered(tally.spans, covered_starts, covered_ends, merged)
+            _add_uncovered(tally.spans, covered_starts, covered_ends, days.grids, merged)
         if position < len(ordered) - 1:
             covered_starts, covered_ends = _union(covered_starts, covered_ends, tally.spans)
     result: dict[date, CumulativeDay] = {}
@@ -278,6 +290,7 @@ def _tally(days: _Periods, samples: list[SummarySample]) -> _SourceTally:
     seen = [False] * count
     spans: list[_Span] = []
     zone: tzinfo | None = None
+    slot = 0
     boundaries: list[float] = []
     # The day of the previous sample, [day_start, day_end): the next is most likely in it too.
     day = -1
@@ -288,7 +301,8 @@ def _tally(days: _Periods, samples: list[SummarySample]) -> _SourceTally:
             continue
         if sample.zone is not zone:  # a person's samples share a handful of zones, in runs
             zone = sample.zone
-            boundaries = days.boundaries(zone)
+            slot = days.slot(zone)
+            boundaries = days.grids[slot]
             day_start = day_end = math.nan
         start = sample.start.timestamp()
         end = sample.end.timestamp()
@@ -302,18 +316,22 @@ def _tally(days: _Periods, samples: list[SummarySample]) -> _SourceTally:
         if end <= day_end:  # within one day of the range (False when outside: NaN)
             totals[day] += value
             seen[day] = True
-            spans.append((start, end, value, day, boundaries))
+            spans.append((start, end, value, day, slot))
         else:
             duration = end - start
             for index, seconds in _overlaps(boundaries, start, end):
                 totals[index] += value * seconds / duration if duration else value
                 seen[index] = True
-            spans.append((start, end, value, -1, boundaries))
+            spans.append((start, end, value, -1, slot))
     return _SourceTally(totals, seen, spans)
 
 
 def _add_uncovered(
-    spans: list[_Span], covered_starts: list[float], covered_ends: list[float], merged: list[float]
+    spans: list[_Span],
+    covered_starts: list[float],
+    covered_ends: list[float],
+    grids: list[list[float]],
+    merged: list[float],
 ) -> None:
     """Adds to the merged daily totals the part of each span (sorted by start) that the
     covered union leaves free, pro rata; an instant counts unless covered."""
@@ -323,7 +341,7 @@ def _add_uncovered(
     # The first covered interval ending after the current span's start: spans come sorted by
     # start, so it only moves forward.
     next_cover = 0
-    for start, end, value, day, boundaries in spans:
+    for start, end, value, day, slot in spans:
         while ends[next_cover] <= start:
             next_cover += 1
         duration = end - start
@@ -335,7 +353,7 @@ def _add_uncovered(
             if day >= 0:
                 merged[day] += value
             else:
-                _spread(boundaries, start, end, value / duration, merged)
+                _spread(grids[slot], start, end, value / duration, merged)
             continue
         rate = value / duration
         free_seconds = 0.0
@@ -349,7 +367,7 @@ def _add_uncovered(
                 if day >= 0:
                     free_seconds += gap_end - cursor
                 else:
-                    _spread(boundaries, cursor, gap_end, rate, merged)
+                    _spread(grids[slot], cursor, gap_end, rate, merged)
             if ends[cover] > cursor:
                 cursor = ends[cover]
             cover += 1
@@ -451,7 +469,13 @@ def daily_discrete(
         averaged = 10 ** (value / 10) if in_decibels else value
         start = sample.start.timestamp()
         end = sample.end.timestamp()
-        for index, seconds in _overlaps(boundaries, start, end):
+        day = bisect_right(boundaries, start) - 1
+        # Most samples lie within one day: no splitting (and no list of pieces) for those.
+        if 0 <= day < days.count and end <= boundaries[day + 1]:
+            pieces: Iterable[tuple[int, float]] = ((day, end - start),)
+        else:
+            pieces = _overlaps(boundaries, start, end)
+        for index, seconds in pieces:
             tally = tallies.get(index)
             if tally is None:
                 tally = tallies[index] = _DiscreteTally()

@@ -473,6 +473,60 @@ def test_the_latest_is_the_sample_that_ended_last_and_midnight_splits_the_weight
     assert (second.count, second.average, second.latest) == (1, 40, 40)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    drawn=st.lists(drawn_quantities, min_size=1, max_size=20),
+    aggregation=st.sampled_from(
+        [
+            Aggregation.DISCRETE_ARITHMETIC,
+            Aggregation.DISCRETE_TEMPORALLY_WEIGHTED,
+            Aggregation.DISCRETE_EQUIVALENT_CONTINUOUS_LEVEL,
+        ]
+    ),
+)
+def test_discrete_days_match_a_minute_grid(drawn: list[Drawn], aggregation: Aggregation) -> None:
+    in_decibels = aggregation is Aggregation.DISCRETE_EQUIVALENT_CONTINUOUS_LEVEL
+    drawn = [Drawn(d.source, d.start_minute, d.minutes, d.value / 50, d.zone) for d in drawn]
+    uuids = [UUID(int=index) for index in range(len(drawn))]
+    # Per day: (the reading, its uuid, its minutes in the day).
+    minutes_in_day: dict[date, list[tuple[Drawn, UUID, int]]] = defaultdict(list)
+    for d, uuid in zip(drawn, uuids, strict=True):
+        if not d.minutes:
+            minutes_in_day[day_of_minute(d.start_minute, d.zone)].append((d, uuid, 0))
+            continue
+        per_day: dict[date, int] = defaultdict(int)
+        for minute in range(d.start_minute, d.end_minute):
+            per_day[day_of_minute(minute, d.zone)] += 1
+        for day, minutes in per_day.items():
+            minutes_in_day[day].append((d, uuid, minutes))
+    first_day, last_day = BASE.date() - timedelta(days=1), BASE.date() + timedelta(days=4)
+
+    days = daily_discrete(
+        [d.as_sample(uuid) for d, uuid in zip(drawn, uuids, strict=True)],
+        aggregation,
+        first_day,
+        last_day,
+    )
+
+    assert set(days) == set(minutes_in_day)
+    for day, summary in days.items():
+        readings = minutes_in_day[day]
+        values = [d.value for d, _, _ in readings]
+        levels = [10 ** (v / 10) if in_decibels else v for v in values]
+        weights = [minutes for _, _, minutes in readings]
+        if aggregation is Aggregation.DISCRETE_ARITHMETIC or not sum(weights):
+            mean = sum(levels) / len(levels)
+        else:
+            mean = sum(lv * w for lv, w in zip(levels, weights, strict=True)) / sum(weights)
+        latest = max(((d.end_minute, d.start_minute, uuid), d.value) for d, uuid, _ in readings)[1]
+        assert summary.count == len(readings)
+        assert (summary.minimum, summary.maximum) == (min(values), max(values))
+        assert summary.latest == latest
+        assert summary.average == pytest.approx(
+            10 * math.log10(mean) if in_decibels else mean, rel=1e-9, abs=1e-9
+        )
+
+
 def test_a_cumulative_type_is_not_averaged() -> None:
     with pytest.raises(ValueError, match="daily_cumulative"):
         daily_discrete([], Aggregation.CUMULATIVE, date(2024, 5, 14), date(2024, 5, 14))
