@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from hksync.db.erasure import ErasureBarrier, erasure_barrier
 from hksync.db.samples import SampleRepository, WriteCounts
+from hksync.db.summaries import SummaryRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class SyncStatus:
     samples_unchanged: int
     samples_deleted: int
     samples_rejected: int
+    samples_reconciled: int
     first_upload_at: datetime | None
     completed_at: datetime | None
     updated_at: datetime
@@ -62,6 +64,7 @@ class SyncRepository:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
         self.samples = SampleRepository(conn)
+        self.summaries = SummaryRepository(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -123,8 +126,9 @@ class SyncRepository:
         self._conn.execute(
             """INSERT INTO sync_chunks (user_id, sync_id, seq, state, sample_type, object_key,
                    uploaded_at, samples_received, samples_inserted, samples_updated,
-                   samples_unchanged, samples_deleted, samples_rejected, failure_reason)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   samples_unchanged, samples_deleted, samples_rejected, samples_reconciled,
+                   failure_reason)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 user_id,
                 sync_id,
@@ -139,6 +143,7 @@ class SyncRepository:
                 counts.unchanged,
                 counts.deleted,
                 counts.rejected,
+                counts.reconciled,
                 failure_reason,
             ),
         )
@@ -152,6 +157,7 @@ class SyncRepository:
                    samples_unchanged = samples_unchanged + %s,
                    samples_deleted = samples_deleted + %s,
                    samples_rejected = samples_rejected + %s,
+                   samples_reconciled = samples_reconciled + %s,
                    first_upload_at = LEAST(first_upload_at, %s),
                    updated_at = now()
                WHERE user_id = %s AND sync_id = %s""",
@@ -164,6 +170,7 @@ class SyncRepository:
                 counts.unchanged,
                 counts.deleted,
                 counts.rejected,
+                counts.reconciled,
                 uploaded_at,
                 user_id,
                 sync_id,
@@ -247,8 +254,8 @@ class SyncRepository:
             return cursor.execute(
                 """SELECT user_id, sync_id, state, chunk_count, committed_at, chunks_processed,
                           chunks_failed, samples_received, samples_inserted, samples_updated,
-                          samples_unchanged, samples_deleted, samples_rejected, first_upload_at,
-                          completed_at, updated_at
+                          samples_unchanged, samples_deleted, samples_rejected, samples_reconciled,
+                          first_upload_at, completed_at, updated_at
                    FROM sync_sessions WHERE user_id = %s AND sync_id = %s""",
                 (user_id, sync_id),
             ).fetchone()
