@@ -234,7 +234,12 @@ def samples_page(
     cursor = None
     if after is not None:
         moment, _, uuid = after.partition("~")
-        cursor = (datetime.fromisoformat(moment), UUID(uuid))
+        try:
+            cursor = (datetime.fromisoformat(moment), UUID(uuid))
+        except ValueError:
+            raise ContractViolation(
+                [FieldError(field="after", reason="is not a next_after this API gave")]
+            ) from None
     rows = repository.sample_page(
         user_id,
         sample_type,

@@ -32,6 +32,9 @@ ORDER = (
     "processor_s3_put.json",
     "query_sync_status.json",
     "query_rejected_samples.json",
+    "query_samples.json",
+    "query_source_priority.json",
+    "query_daily_summaries.json",
     "query_anchors.json",
     "reminders_create.json",
     "reminders_list.json",
@@ -104,6 +107,12 @@ def test_every_event_invokes_its_function(local_stack: LocalStack) -> None:
     assert status["state"] == "complete"
     rejected = json.loads(results["query_rejected_samples.json"]["body"])
     assert rejected == {"rejected": [], "next_after": None}
+    samples = json.loads(results["query_samples.json"]["body"])["samples"]
+    assert samples, "the uploaded heart rates are read back"
+    assert {sample["sample_type"] for sample in samples} == {"HKQuantityTypeIdentifierHeartRate"}
+    assert results["query_source_priority.json"]["statusCode"] == 200
+    summaries = json.loads(results["query_daily_summaries.json"]["body"])["summaries"]
+    assert summaries[0]["days"], "a day of heart rates is summarised"
     anchors = json.loads(results["query_anchors.json"]["body"])["anchors"]
     assert [anchor["sample_type"] for anchor in anchors] == ["HKQuantityTypeIdentifierHeartRate"]
     assert results["reminders_create.json"]["statusCode"] == 201

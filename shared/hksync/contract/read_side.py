@@ -151,7 +151,8 @@ class DailySummariesView(_View):
     summaries: list[TypeSummaries]
 
 
-BundleId = Annotated[str, Field(min_length=1, max_length=256)]
+#: CFBundleIdentifier's characters (HKSource.bundleIdentifier): letters, digits, "-" and ".".
+BundleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]{1,255}$")]
 
 
 class SourcePriority(_View):
