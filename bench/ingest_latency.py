@@ -295,7 +295,7 @@ def _report(
             median(up[largest_body.label]) * 1000,
             "ms",
             ratio=(
-                f"{growth:,.0f}x the {smallest.label} body's ({per_mb * 1000:,.0f} ms per MB); "
+                f"{growth:,.1f}x the {smallest.label} body's ({per_mb * 1000:,.0f} ms per MB); "
                 f"the seed's grows {seed_growth:,.0f}x, to {seed[largest_body.label]:,.1f} s"
             ),
             target="flat in chunk size",
@@ -303,7 +303,7 @@ def _report(
             note=""
             if flat
             else (
-                f"grows {growth:,.0f}x from {smallest.label} to {largest_body.label} "
+                f"grows {growth:,.1f}x from {smallest.label} to {largest_body.label} "
                 f"({per_mb * 1000:,.0f} ms per MB): the request still parses the whole body's "
                 "JSON and stores every byte before it answers"
             ),
