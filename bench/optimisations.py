@@ -3,9 +3,9 @@
 The pydantic contract models (hksync/contract/models.py) and the repository (hksync/db) were
 optimised for the targets above, with their behaviour unchanged (every existing test passed
 unmodified). Issue 14 then replaced both (section 7 compares that change), so both sides are
-read from git (bench.revisions): "before" is revision BEFORE, the last before that work, and
-"after" is revision AFTER, the last with those models. Each runs beside the other in interleaved
-rounds, against a database migrated by its own revision's migrations:
+read from git (bench.revisions): "before" is revision 902f2b4 (BEFORE), the last before that
+work, and "after" is revision a688803 (AFTER), the last with those models. Each runs beside
+the other in interleaved rounds, against a database migrated by its own revision's migrations:
 
 - validating a 20,000-sample heart-rate chunk (Chunk.model_validate_json);
 - upserting its 20,000 samples, fresh and all unchanged (each version on its own connection);

@@ -198,7 +198,8 @@ def run(
                 ""
                 if rate >= THROUGHPUT_TARGET
                 else f"{rate / THROUGHPUT_TARGET:.0%} of the target: decoding (the contract) "
-                f"takes {median(decoding) / median(invocations):.0%} of the invocation"
+                f"takes {median(decoding) / median(invocations):.0%} of the invocation, the S3 "
+                "read and the write transaction the rest"
             ),
             spread=rates,
         )
