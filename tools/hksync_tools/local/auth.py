@@ -7,6 +7,7 @@ this secret. The check itself is hksync.dev_tokens, the one the functions use in
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,15 @@ def signing_secret(state_dir: Path) -> str:
         path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
+
+
+def sam_local_secret(env_file: Path) -> str:
+    """The DEV_TOKEN_SECRET a `sam local --env-vars` file gives every function."""
+    variables = json.loads(env_file.read_text(encoding="utf-8")).get("Parameters", {})
+    secret = variables.get("DEV_TOKEN_SECRET")
+    if not isinstance(secret, str) or not secret:
+        raise ValueError(f"{env_file} gives no DEV_TOKEN_SECRET under Parameters")
+    return secret
 
 
 def issue_token(user_id: str, secret: str, *, valid_for: timedelta = timedelta(hours=12)) -> str:
