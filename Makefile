@@ -122,7 +122,8 @@ build: $(TOOLS)/sam/.installed
 # Each check catches what the others miss (tried on this template): cfn-lint on the SAM
 # template (sam validate --lint); SAM's own transform (plain sam validate: a DefaultAuthorizer
 # that names no authorizer); cfn-lint on the transformed template of both processing modes (an
-# invalid Runtime or Timeout, which both sam validate runs let through).
+# invalid Runtime or Timeout, which both sam validate runs let through), and on the bootstrap
+# template (deploy/bootstrap.yaml: an IAM action that does not exist).
 validate: $(TOOLS)/sam/.installed install
 	$(SAM) validate --lint --region $(REGION)
 	$(SAM) validate --region $(REGION)
@@ -130,12 +131,15 @@ validate: $(TOOLS)/sam/.installed install
 	$(BIN)/python -m tests.infrastructure.template dev direct > .aws-sam/transformed-direct.json
 	$(BIN)/python -m tests.infrastructure.template dev queue > .aws-sam/transformed-queue.json
 	$(TOOLS)/sam/bin/cfn-lint --regions $(REGION) -- .aws-sam/transformed-direct.json \
-		.aws-sam/transformed-queue.json
+		.aws-sam/transformed-queue.json deploy/bootstrap.yaml
 
 # checkov, offline (--skip-download: nothing fetched from or sent to a platform), on the
-# template and the CI workflows. Skipped checks are listed in the template with their reasons.
+# templates (the stack's, and deploy/bootstrap.yaml's deploy roles) and the CI workflows.
+# Skipped checks are listed in the templates with their reasons.
 scan: $(TOOLS)/checkov/.installed
 	$(CHECKOV) --file template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(CHECKOV) --file deploy/bootstrap.yaml --framework cloudformation --skip-download --compact \
+		--quiet
 	$(CHECKOV) --directory .github/workflows --framework github_actions --skip-download --compact \
 		--quiet
 

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from bench import (
     cold_start,
+    contract_change,
     end_to_end,
     ingest_latency,
     optimisations,
@@ -40,6 +41,7 @@ SECTIONS: dict[str, Callable[..., Section]] = {
     "ingest_latency": ingest_latency.run,
     "cold_start": cold_start.run,
     "optimisations": optimisations.run,
+    "contract_change": contract_change.run,
 }
 
 

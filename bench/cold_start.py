@@ -308,9 +308,9 @@ def _report(
         f"rounds. Tracer's set-up alone adds {tracer_alone:.0f} ms to the libraries (importing "
         "the X-Ray SDK and patching botocore); in the handlers its share is measured directly, "
         "each handler beside itself without it. The last column shows where the rest goes: each "
-        "module that builds pydantic models (the contract, settings, API bodies) pays for "
-        "building their "
-        "validators at import."
+        "module that builds pydantic models (settings, API bodies, the sync commit) pays for "
+        "building their validators at import, and the chunk contract builds its tables (the "
+        "HealthKit types with their units and bounds) at import."
     )
     section.notes.append(
         "**CPU time, not wall time.** Each probe reports the CPU its process used (user and "

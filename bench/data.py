@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Final
 
-from hksync.contract.models import MAX_CHUNK_ITEMS, Chunk, QuantitySample
+from hksync.contract.chunk_wire import MAX_CHUNK_ITEMS
+from hksync.contract.decoding import decode_chunk
+from hksync.contract.sample_rows import DecodedChunk
 from hksync_tools.simulator.healthkit import HEART_RATE
 from hksync_tools.simulator.user import AppleWatchUser
 
@@ -77,13 +79,14 @@ def chunk_bodies(
         }
 
 
-def validated(samples: Sequence[Sample]) -> list[QuantitySample]:
-    """The samples as the processor holds them after validation (contract models)."""
-    models: list[QuantitySample] = []
-    for body in chunk_bodies(samples, sync_id=uuid.uuid4()):
-        chunk = Chunk.model_validate_json(json.dumps(body))
-        models.extend(sample for sample in chunk.samples if isinstance(sample, QuantitySample))
-    return models
+def decoded(samples: Sequence[Sample]) -> list[DecodedChunk]:
+    """The samples as the processor holds them after decoding: one decoded chunk (its rows and
+    sources) per chunk of at most MAX_CHUNK_ITEMS, as the write path is called."""
+    chunks = [decode_chunk(encoded(body)) for body in chunk_bodies(samples, sync_id=uuid.uuid4())]
+    for chunk in chunks:
+        if chunk.rejected:
+            raise ValueError(f"the benchmark's own samples were rejected: {chunk.rejected[:3]}")
+    return chunks
 
 
 def encoded(body: dict[str, Any]) -> bytes:

@@ -1,13 +1,15 @@
 """The one PostgreSQL every section writes to, and what it can tell about a write.
 
 The embedded server (pgserver, as the tests and the local stack use) in a temporary folder, or
-the server of DATABASE_URL. Each measurement gets a fresh, migrated database on it.
+the server of DATABASE_URL. Each measurement gets a fresh, migrated database on it: migrated by
+today's migrations, or by an earlier revision's for that revision's code (bench.revisions).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +51,9 @@ class BenchDatabase:
             self._server.cleanup()
             self._server = None
 
-    def fresh(self, name: str) -> str:
-        """A new, migrated database called ``bench_<name>``; returns its URL."""
+    def fresh(self, name: str, *, migrate_with: Callable[[str], object] = migrate) -> str:
+        """A new database called ``bench_<name>``, brought up to date by ``migrate_with``; returns
+        its URL."""
         dbname = f"bench_{name}"
         with psycopg.connect(self.server_url, autocommit=True) as conn:
             conn.execute(
@@ -58,7 +61,7 @@ class BenchDatabase:
             )
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
         url = psycopg.conninfo.make_conninfo(self.server_url, dbname=dbname)
-        migrate(url)
+        migrate_with(url)
         return url
 
     def server_processes(self) -> list[psutil.Process]:

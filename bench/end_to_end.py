@@ -10,9 +10,9 @@ backfill.
 The floor, in the same rounds, on the same moto server and PostgreSQL: the same client and
 chunks, its requests handed straight to the ingest and processor functions loaded in this
 process (no HTTP, no worker processes, no event pump), one after the other: each chunk is
-validated, stored and written to the database before the next is sent. It is the pipeline's
-own work with nothing overlapped and nothing in between. Ours over the floor is the figure that
-carries from run to run, since both slow down alike when the machine is busy.
+accepted into S3, then decoded and written to the database before the next is sent. It is the
+pipeline's own work with nothing overlapped and nothing in between. Ours over the floor is the
+figure that carries from run to run, since both slow down alike when the machine is busy.
 
 Where the time went: each round accounts for the CPU used by this process (the client, the API
 front, moto's S3, the event pump, the queue poller and the scheduler are threads of it), by the
@@ -21,7 +21,7 @@ function workers and by PostgreSQL; for the time their threads waited for a CPU 
 (bench/cpu.py). The stack is also measured idle, to see what its polling costs.
 
 The seed-equivalent, once: the same client and the same chunks against a loopback HTTP server
-whose upload request validates the chunk and stores each sample with update_or_create before it
+whose upload request decodes the chunk and stores each sample with update_or_create before it
 answers, and whose commit stores the anchors (bench.seed.InlineUploads), on the same
 PostgreSQL. At one to a few milliseconds a sample it would take minutes, so it is time-boxed:
 chunks are uploaded until the budget is spent, and the rest is estimated from the measured
@@ -544,9 +544,10 @@ def _report(
         "To see which functions that CPU goes to, profile the section across the stack's worker "
         "processes: `.venv/bin/py-spy record --subprocesses --format speedscope -o e2e.json -- "
         ".venv/bin/python -m bench --only end_to_end` (py-spy is in the bench extra). Such a "
-        "profile, taken while this benchmark was reworked, put the pipeline's CPU in the "
-        "contract's validation (pydantic, in the ingest request and again in the processor), "
-        "the client's JSON encoding and gzip, and the writes."
+        "profile, taken while this benchmark was reworked (before issue 14), put the pipeline's "
+        "CPU in the contract's validation (then pydantic, in the ingest request and again in "
+        "the processor; ingest now reads only the envelope), the client's JSON encoding and "
+        "gzip, and the writes."
     )
 
 
@@ -574,14 +575,14 @@ def _reading(
         "runs of the same code on this machine, while the ratio to the floor, "
         "measured in the same minutes, stays within its spread."
         if loaded_machine
-        else f"So the pipeline's own work, validating and writing the samples, dominated this "
+        else f"So the pipeline's own work, decoding and writing the samples, dominated this "
         f"run: other processes kept {account.others_cores:.1f} of the {account.cores} cores "
         f"busy and our threads waited only {account.waited_s:.1f} thread-seconds for a core."
     )
     return (
         f"**Reading it.** In the median round ours took {wall:.1f} s, of which "
         f"{acknowledged:.1f} s until every upload was acknowledged: the client sends one chunk "
-        "at a time and each request waits for the ingest function to validate its chunk "
+        "at a time and each request waits for the ingest function to check its chunk's envelope "
         f"({middle['requests_s']:.1f} s in requests; the rest is the client encoding and "
         "compressing the next one), while the processor stores earlier chunks beside it; "
         f"then {wall - acknowledged:.1f} s for the last chunks and the commit to be processed "
@@ -598,7 +599,7 @@ def _reading(
         "the pump lists only between its deliveries, and all the polling runs in this process, "
         f"which used {own:.1f} s of the round's {account.cpu_s:.1f} s of CPU with the client, "
         "the API front and moto's S3 included: polling is at most that, while the function "
-        f"workers' validation and writes took {workers:.1f} s. The seed's inline request, for "
+        f"workers' decoding and writes took {workers:.1f} s. The seed's inline request, for "
         f"comparison, held one {CHUNK_SIZE:,}-sample chunk for "
         f"{seed['longest_request_s']:.0f} s, which is what made clients time out."
     )

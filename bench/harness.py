@@ -235,7 +235,15 @@ def load_average() -> str:
 
 def machine() -> dict[str, str]:
     """What the numbers were measured on (the database adds its own settings)."""
-    packages = ("pydantic", "pydantic-core", "psycopg", "boto3", "aws-lambda-powertools", "moto")
+    packages = (
+        "pydantic",
+        "pydantic-core",
+        "msgspec",
+        "psycopg",
+        "boto3",
+        "aws-lambda-powertools",
+        "moto",
+    )
     versions = []
     for name in packages:
         with contextlib.suppress(metadata.PackageNotFoundError):

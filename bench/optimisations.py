@@ -1,13 +1,14 @@
 """6. The optimisations made for these targets, before and after, in the same process.
 
-The contract models (hksync/contract/models.py) and the repository (hksync/db/syncs.py)
-were optimised for the targets above, with their behaviour unchanged (every existing test
-passes unmodified). The versions before that work are read from git (revision BEFORE below)
-into modules of their own and run side by side with today's, in interleaved rounds:
+The pydantic contract models (hksync/contract/models.py) and the repository (hksync/db) were
+optimised for the targets above, with their behaviour unchanged (every existing test passed
+unmodified). Issue 14 then replaced both (section 7 compares that change), so both sides are
+read from git (bench.revisions): "before" is revision 902f2b4 (BEFORE), the last before that
+work, and "after" is revision a688803 (AFTER), the last with those models. Each runs beside
+the other in interleaved rounds, against a database migrated by its own revision's migrations:
 
 - validating a 20,000-sample heart-rate chunk (Chunk.model_validate_json);
-- SyncRepository.upsert_samples of 20,000 samples, fresh and all unchanged (each version on its own
-  connection to the same database);
+- upserting its 20,000 samples, fresh and all unchanged (each version on its own connection);
 - importing the contract models in a fresh process (cold start).
 
 What changed: the chunk's validation runs with the cyclic garbage collector paused (it found
@@ -20,15 +21,10 @@ INSERT, so an unchanged re-upload no longer locks (and so writes WAL for) every 
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import subprocess
-import sys
-import tempfile
 import time
-import types
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,61 +32,35 @@ import psycopg
 
 from bench import data
 from bench.database import BenchDatabase, reset_samples, wal_bytes_since, wal_position
-from bench.harness import ROOT, Figure, Section, Spread, median
-from hksync.contract import models as models_now
-from hksync.contract.models import MAX_CHUNK_ITEMS
-from hksync.db import syncs as repository_now
+from bench.harness import Figure, Section, Spread, interleaved, median, stopwatch
+from bench.revisions import Revision, import_ms, package_at
+from hksync.contract.chunk_wire import MAX_CHUNK_ITEMS
 
 #: The last revision before the optimisation (the NUL-character checks added to the contract
-#: since then cost a little, so the ratios below slightly understate the gain).
+#: between the two cost a little, so the ratios below slightly understate the gain).
 BEFORE: Final = "902f2b4c5059ae729b3c3bc915a5f7f339035e28"
-_IMPORT_PROBE: Final = """
-import json, sys, time
-import pydantic, hksync.contract.types, hksync.contract.field_errors
-started = time.perf_counter()
-import importlib.util
-spec = importlib.util.spec_from_file_location("models_probe", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-sys.modules["models_probe"] = module
-spec.loader.exec_module(module)
-print(json.dumps({"ms": (time.perf_counter() - started) * 1000}))
-"""
+#: The last revision with the optimised pydantic contract, before issue 14 replaced it.
+AFTER: Final = "a688803a0bc25d1455053a144ff447eefb4e07f9"
 
 
-def _before(path: str, name: str, folder: Path) -> types.ModuleType | None:
-    """The file as it was at BEFORE, imported as module ``name``; None without git history."""
-    completed = subprocess.run(  # noqa: S603 - fixed arguments
-        ["git", "show", f"{BEFORE}:{path}"],  # noqa: S607 - read-only git, on PATH
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+def _validation_s(model: Any, payload: bytes) -> float:
+    return stopwatch(lambda: model.model_validate_json(payload))
+
+
+def _models_import_s(revision: Revision) -> float:
+    """Seconds a fresh process takes to import the revision's contract models, pydantic and
+    the type table already imported (what the optimisation of the models changed)."""
+    preloaded = ("pydantic", f"{revision.name}.contract.types")
+    return (
+        import_ms(f"{revision.name}.contract.models", revision.folder, preloaded=preloaded) / 1000
     )
-    if completed.returncode != 0:
-        return None
-    source = folder / f"{name}.py"
-    source.write_text(completed.stdout, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, source)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
-def _rounds(candidates: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
-    results: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(rounds):
-        for name, measure in candidates.items():
-            results[name].append(measure())
-    return results
-
-
-def _timed(action: Callable[[], Any]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
+def _repository(revision: Revision, conn: psycopg.Connection) -> Any:
+    """The revision's sample writer: at BEFORE it was db/repository.py's Repository."""
+    if revision.revision == BEFORE:
+        return revision.module("db.repository").Repository(conn)
+    return revision.module("db.syncs").SyncRepository(conn)
 
 
 def run(
@@ -99,38 +69,44 @@ def run(
     count = 2_000 if quick else MAX_CHUNK_ITEMS
     rounds = 3 if quick else 5
     section = Section("optimisations", "6. Optimisations: before and after")
-    with tempfile.TemporaryDirectory(prefix="hksync-bench-before-") as folder:
-        models_before = _before("shared/hksync/contract/models.py", "models_before", Path(folder))
-        # At BEFORE the repository was hksync/db/repository.py, its class Repository.
-        repository_before = _before(
-            "shared/hksync/db/repository.py", "repository_before", Path(folder)
-        )
-        if models_before is None or repository_before is None:
-            section.notes.append(f"Skipped: revision {BEFORE[:7]} is not in this clone's history.")
+    with package_at(BEFORE) as before, package_at(AFTER) as after:
+        if before is None or after is None:
+            section.notes.append(
+                f"Skipped: revision {BEFORE[:7]} or {AFTER[:7]} is not in this clone's history."
+            )
             return section
+        versions = {"before": before, "after": after}
         rows: list[list[str]] = []
 
         progress("optimisations: validation")
-        samples = data.heart_rates(count)
-        payload = data.encoded(next(data.chunk_bodies(samples, sync_id=uuid.uuid4())))
-        validation = _rounds(
-            {
-                "before": lambda: _timed(lambda: models_before.Chunk.model_validate_json(payload)),
-                "after": lambda: _timed(lambda: models_now.Chunk.model_validate_json(payload)),
-            },
+        payload = data.encoded(
+            next(data.chunk_bodies(data.heart_rates(count), sync_id=uuid.uuid4()))
+        )
+        chunk_models = {
+            name: version.module("contract.models").Chunk for name, version in versions.items()
+        }
+        validation = interleaved(
+            {name: partial(_validation_s, model, payload) for name, model in chunk_models.items()},
             rounds,
         )
         _add(section, rows, f"validate a {count:,}-sample chunk", validation, count, "samples/s")
 
-        url = database.fresh("optimisations")
-        validated = data.validated(samples)
+        # Each version writes its own models, into the schema of its own revision.
+        samples = {
+            name: model.model_validate_json(payload).unique_samples()
+            for name, model in chunk_models.items()
+        }
+        urls = {
+            name: database.fresh(f"optimisations_{name}", migrate_with=version.migrate())
+            for name, version in versions.items()
+        }
         with (
-            psycopg.connect(url, autocommit=True) as conn_before,
-            psycopg.connect(url, autocommit=True) as conn_after,
+            psycopg.connect(urls["before"], autocommit=True) as conn_before,
+            psycopg.connect(urls["after"], autocommit=True) as conn_after,
         ):
             writers = {
-                "before": (repository_before.Repository(conn_before), conn_before),
-                "after": (repository_now.SyncRepository(conn_after), conn_after),
+                "before": (_repository(before, conn_before), conn_before),
+                "after": (_repository(after, conn_after), conn_after),
             }
             wal: dict[str, int] = {}
             for scenario in ("fresh", "all unchanged"):
@@ -141,18 +117,18 @@ def run(
                     reset_samples(conn)
                     if scenario != "fresh":
                         with repository.transaction():
-                            repository.upsert_samples("bench", uuid.uuid4(), validated)
+                            repository.upsert_samples("bench", uuid.uuid4(), samples[version])
                         conn.execute("VACUUM ANALYZE health_samples")
                         conn.execute("CHECKPOINT")
                     position = wal_position(conn)
                     started = time.perf_counter()
                     with repository.transaction():
-                        repository.upsert_samples("bench", uuid.uuid4(), validated)
+                        repository.upsert_samples("bench", uuid.uuid4(), samples[version])
                     seconds = time.perf_counter() - started
                     wal[f"{scenario} {version}"] = wal_bytes_since(conn, position)
                     return seconds
 
-                upserts = _rounds(
+                upserts = interleaved(
                     {"before": lambda: write("before"), "after": lambda: write("after")}, rounds
                 )
                 _add(
@@ -169,37 +145,20 @@ def run(
                 )
 
         progress("optimisations: import time")
-        before_file = str(Path(folder) / "models_before.py")
-        imports = _rounds(
-            {
-                "before": lambda: _import_ms(before_file) / 1000,
-                "after": lambda: _import_ms(str(Path(models_now.__file__))) / 1000,
-            },
+        imports = interleaved(
+            {name: partial(_models_import_s, version) for name, version in versions.items()},
             rounds * 2,
         )
         _add(section, rows, "import the contract models (fresh process)", imports, 0, "ms")
     section.tables.append(
         (
             f"Medians of {rounds} interleaved rounds (imports: {rounds * 2}); 'before' is "
-            f"revision {BEFORE[:7]}.",
+            f"revision {BEFORE[:7]}, 'after' revision {AFTER[:7]}.",
             ["operation", "before", "after", "after vs before", "also"],
             rows,
         )
     )
     return section
-
-
-def _import_ms(path: str) -> float:
-    completed = subprocess.run(  # noqa: S603 - our interpreter, our probe
-        [sys.executable, "-c", _IMPORT_PROBE, path],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    result: dict[str, float] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return result["ms"]
 
 
 def _add(

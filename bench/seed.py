@@ -5,31 +5,31 @@ defaults={...})`` inside the upload request. Django runs that as, per sample, it
 transaction: ``SELECT ... FOR UPDATE`` by the lookup; then an ``UPDATE`` of every field in
 ``defaults`` when the row exists (whether or not anything changed), or, in a savepoint, an
 ``INSERT`` when it does not. `SeedWriter` issues exactly those statements against the same
-``health_samples`` table (same columns, same indexes) the pipeline writes, so the two differ
-only in how they write. It is a benchmark baseline, not product code.
+``health_samples`` table (same columns, same indexes) the pipeline writes, with the same rows
+(today's decoder's), so the two differ only in how they write; a chunk's distinct sources
+(one or two) are each looked up and created first, as get_or_create of a foreign-keyed model.
+It is a benchmark baseline, not product code.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Any, Final
 from uuid import UUID
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from hksync.codec import decode_body
-from hksync.contract.models import CategorySample, Chunk, QuantitySample, SyncCommit, Workout
-from hksync.contract.types import SAMPLE_TYPES
-from hksync.db.syncs import _CONTENT_COLUMNS as CONTENT_COLUMNS
+from hksync.contract.decoding import decode_chunk
+from hksync.contract.models import SyncCommit
+from hksync.contract.sample_rows import SampleRow, SourceRow
 
-AnySample = QuantitySample | CategorySample | Workout
-
-# The same content columns as the processor writes (one list, in the repository), plus the
-# sync that last wrote the row, which update_or_create sets too.
-_FIELDS: Final = (*CONTENT_COLUMNS[1:], "sync_id")
+# The same content columns as the processor writes (the decoder's row), plus the sync that
+# last wrote the row, which update_or_create sets too. JSON columns arrive as serialised text,
+# which PostgreSQL casts to jsonb (psycopg sends a str untyped).
+_FIELDS: Final = (*SampleRow._fields[1:], "sync_id")
 _SELECT: Final = (
     f"SELECT {', '.join(_FIELDS)} FROM health_samples"  # noqa: S608 - constant column list
     " WHERE user_id = %s AND uuid = %s FOR UPDATE"
@@ -42,44 +42,12 @@ _INSERT: Final = (
     f"INSERT INTO health_samples (user_id, uuid, {', '.join(_FIELDS)})"  # noqa: S608
     f" VALUES (%s, %s, {', '.join(['%s'] * len(_FIELDS))})"
 )
-
-
-def _defaults(sample: AnySample, sync_id: UUID) -> tuple[Any, ...]:
-    """The model's fields as the seed's ORM would have set them."""
-    value: float | None = None
-    unit: str | None = None
-    category_value: int | None = None
-    workout: tuple[str | None, float | None, float | None, float | None] = (None,) * 4
-    if isinstance(sample, QuantitySample):
-        value = sample.canonical_value
-        unit = SAMPLE_TYPES[sample.sample_type].canonical_unit
-    elif isinstance(sample, CategorySample):
-        category_value = sample.value
-    else:
-        workout = (
-            sample.activity_type,
-            sample.duration_s,
-            sample.total_energy_kcal,
-            sample.total_distance_m,
-        )
-    device = sample.device.model_dump(exclude_none=True) if sample.device else None
-    return (
-        sample.sample_type,
-        sample.kind,
-        sample.start_date,
-        sample.end_date,
-        value,
-        unit,
-        category_value,
-        *workout,
-        sample.source.name,
-        sample.source.bundle_id,
-        sample.source.version,
-        Jsonb(device) if device else None,
-        Jsonb(sample.metadata) if sample.metadata else None,
-        sample.time_zone,
-        sync_id,
-    )
+_SOURCE_FIELDS: Final = SourceRow._fields
+_SOURCE_SELECT: Final = "SELECT 1 FROM sources WHERE user_id = %s AND source_key = %s"
+_SOURCE_INSERT: Final = (
+    f"INSERT INTO sources (user_id, {', '.join(_SOURCE_FIELDS)})"  # noqa: S608
+    f" VALUES (%s, {', '.join(['%s'] * len(_SOURCE_FIELDS))})"
+)
 
 
 class SeedWriter:
@@ -88,31 +56,44 @@ class SeedWriter:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
 
-    def update_or_create(self, user_id: str, sync_id: UUID, sample: AnySample) -> bool:
-        """Stores one sample in its own transaction; True when it was created."""
-        defaults = _defaults(sample, sync_id)
+    def get_or_create_source(self, user_id: str, source: SourceRow) -> None:
+        """A sample's source, as a foreign-keyed model: looked up, created when missing."""
         with self._conn.transaction():
-            found = self._conn.execute(_SELECT, (user_id, sample.uuid)).fetchone()
+            if self._conn.execute(_SOURCE_SELECT, (user_id, source.source_key)).fetchone():
+                return
+            # str(): device_kind is a StrEnum, which psycopg would dump by its name.
+            fields = [None if field is None else str(field) for field in source]
+            with self._conn.transaction():  # get_or_create's savepoint around the INSERT
+                self._conn.execute(_SOURCE_INSERT, (user_id, *fields))
+
+    def update_or_create(self, user_id: str, sync_id: UUID, row: SampleRow) -> bool:
+        """Stores one sample in its own transaction; True when it was created."""
+        defaults = (*row[1:], sync_id)
+        with self._conn.transaction():
+            found = self._conn.execute(_SELECT, (user_id, row.uuid)).fetchone()
             if found is not None:
-                self._conn.execute(_UPDATE, (*defaults, user_id, sample.uuid))
+                self._conn.execute(_UPDATE, (*defaults, user_id, row.uuid))
                 return False
             with self._conn.transaction():  # get_or_create's savepoint around the INSERT
-                self._conn.execute(_INSERT, (user_id, sample.uuid, *defaults))
+                self._conn.execute(_INSERT, (user_id, row.uuid, *defaults))
             return True
 
     def write(
         self,
         user_id: str,
         sync_id: UUID,
-        samples: Iterable[AnySample],
+        rows: Iterable[SampleRow],
+        sources: Sequence[SourceRow],
         *,
         stop_at: float | None = None,
     ) -> tuple[int, int]:
-        """Stores every sample (or those it gets to before ``stop_at``, a perf_counter time);
-        returns (created, updated)."""
+        """Stores the sources, then every sample (or those it gets to before ``stop_at``, a
+        perf_counter time); returns (created, updated)."""
+        for source in sources:
+            self.get_or_create_source(user_id, source)
         created = updated = 0
-        for sample in samples:
-            if self.update_or_create(user_id, sync_id, sample):
+        for row in rows:
+            if self.update_or_create(user_id, sync_id, row):
                 created += 1
             else:
                 updated += 1
@@ -131,8 +112,8 @@ class InlineUploads:
         self._max_bytes = max_bytes
 
     def put_chunk(self, user_id: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        chunk = Chunk.model_validate_json(decode_body(body, self._max_bytes))
-        created, updated = self._writer.write(user_id, chunk.sync_id, chunk.unique_samples())
+        chunk = decode_chunk(decode_body(body, self._max_bytes))
+        created, updated = self._writer.write(user_id, chunk.sync_id, chunk.rows, chunk.sources)
         return HTTPStatus.CREATED, {"created": created, "updated": updated}
 
     def commit(self, user_id: str, sync_id: UUID, body: bytes) -> tuple[int, dict[str, Any]]:

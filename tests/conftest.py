@@ -27,6 +27,8 @@ TABLES_TO_RESET = (
     "rejected_samples",
     "health_samples",
     "sources",
+    "daily_summaries",
+    "source_priorities",
     "sync_chunks",
     "sync_anchors",
     "sync_sessions",

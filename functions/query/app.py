@@ -1,7 +1,9 @@
-"""Query function: sync status and the server's anchors, for the caller only."""
+"""Query function: the read side, for the caller only: sync status, rejected samples, anchors,
+samples, daily summaries and the app's source priority."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -10,9 +12,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hksync import query
+from hksync import query, read_side
 from hksync.aws.clients import s3_client
 from hksync.aws.s3 import RawStore
+from hksync.contract.parse import parse_json
+from hksync.contract.read_side import (
+    SAMPLE_CURSOR_PATTERN,
+    SAMPLE_PAGE_DEFAULT,
+    SAMPLE_PAGE_MAX,
+    SAMPLE_TYPE_PATTERN,
+    SUMMARY_TYPES_PATTERN,
+    SourcePriority,
+)
 from hksync.contract.responses import (
     REJECTED_CURSOR_PATTERN,
     REJECTED_PAGE_DEFAULT,
@@ -20,7 +31,14 @@ from hksync.contract.responses import (
 )
 from hksync.db.connection import connection
 from hksync.db.syncs import SyncRepository
-from hksync.http_api import PathUuid, current_user, http_resolver, json_response
+from hksync.http_api import (
+    PathUuid,
+    body_bytes,
+    current_user,
+    http_resolver,
+    json_response,
+    require_json,
+)
 from hksync.observability import logger, tracer, user_ref
 from hksync.settings import QuerySettings, settings_for
 
@@ -67,6 +85,62 @@ def get_anchors() -> Response[str]:
     """The server's anchor per sample type, for an app resuming after a reinstall."""
     anchors = query.anchors(SyncRepository(connection(settings)), _caller())
     return json_response(HTTPStatus.OK, anchors)
+
+
+@app.get("/v1/samples")
+def get_samples(
+    sample_type: Annotated[str, Query(pattern=SAMPLE_TYPE_PATTERN)],
+    start: Annotated[datetime, Query(description="From this instant (ISO 8601 with offset).")],
+    end: Annotated[datetime, Query(description="Up to this instant, excluded.")],
+    include_deleted: Annotated[bool, Query()] = False,
+    after: Annotated[
+        str | None, Query(pattern=SAMPLE_CURSOR_PATTERN, description="A page's next_after.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=SAMPLE_PAGE_MAX)] = SAMPLE_PAGE_DEFAULT,
+) -> Response[str]:
+    """The caller's samples of one type over a time range, keyset-paged."""
+    page = read_side.samples_page(
+        SyncRepository(connection(settings)).summaries,
+        _caller(),
+        sample_type,
+        start,
+        end,
+        include_deleted=include_deleted,
+        after=after,
+        limit=limit,
+    )
+    return json_response(HTTPStatus.OK, page)
+
+
+@app.get("/v1/summaries/daily")
+def get_daily_summaries(
+    types: Annotated[
+        str,
+        Query(
+            pattern=SUMMARY_TYPES_PATTERN,
+            description="Sample types, comma-separated.",
+        ),
+    ],
+    start: Annotated[date, Query(description="First local day.")],
+    end: Annotated[date, Query(description="Last local day, included.")],
+) -> Response[str]:
+    """Per local day: merged totals, discrete figures, sleep nights or workouts."""
+    summaries = read_side.daily_summaries(
+        SyncRepository(connection(settings)).summaries, _caller(), types.split(","), start, end
+    )
+    return json_response(HTTPStatus.OK, summaries)
+
+
+@app.put("/v1/me/source-priority")
+def put_source_priority() -> Response[str]:
+    """The app's order of sources for a type (or every type), highest first."""
+    require_json(app)
+    stored = read_side.set_source_priority(
+        SyncRepository(connection(settings)).summaries,
+        _caller(),
+        parse_json(SourcePriority, body_bytes(app)),
+    )
+    return json_response(HTTPStatus.OK, stored)
 
 
 @logger.inject_lambda_context(

@@ -24,6 +24,7 @@ from hksync.errors import ContractViolation, HksyncError
 from hksync.ingest import stored_commit
 from hksync.keys import ChunkKey, CommitKey, parse_key
 from hksync.ports import RawObjects
+from hksync.read_side import refresh, stale_days_of
 
 
 class Outcome(StrEnum):
@@ -108,10 +109,16 @@ class ChunkProcessor:
             # pass stops at the first barrier read. So this ends after one or two passes.
             try:
                 if isinstance(target, ChunkKey):
-                    return self._process_chunk(key, target)
-                return self._process_commit(key, target)
+                    result = self._process_chunk(key, target)
+                else:
+                    result = self._process_commit(key, target)
             except _ErasureBarrierMoved:
                 continue  # read the object again: the erasure deletes it, or has
+            if result.completed_sync:
+                # The sync's days, summarised now (after its transaction: a summary never holds
+                # up storing). Left stale if this fails: the next read computes them.
+                refresh(self._repository.summaries, target.user_id)
+            return result
 
     def _hold_barrier(self, user_id: str, barrier: ErasureBarrier) -> None:
         """Inside the write transaction: the barrier read before the object must still hold."""
@@ -148,7 +155,7 @@ class ChunkProcessor:
                 )
             counts = WriteCounts()
             if chunk is not None:
-                counts = self._store_chunk(target, chunk)
+                counts = self._store_chunk(target, chunk, stored.last_modified)
             repository.record_chunk(
                 target.user_id,
                 target.sync_id,
@@ -172,18 +179,40 @@ class ChunkProcessor:
             lag_s=(datetime.now(UTC) - stored.last_modified).total_seconds(),
         )
 
-    def _store_chunk(self, target: ChunkKey, chunk: DecodedChunk) -> WriteCounts:
-        """The chunk's rows, tombstones and rejected samples, inside the caller's transaction."""
+    def _store_chunk(
+        self, target: ChunkKey, chunk: DecodedChunk, uploaded_at: datetime
+    ) -> WriteCounts:
+        """The chunk's rows, tombstones, reconciliation and rejected samples, inside the
+        caller's transaction; the days it changed are marked for their summaries."""
         samples = self._repository.samples
         user_id, sync_id = target.user_id, target.sync_id
-        counts = samples.upsert_samples(user_id, sync_id, chunk.rows, chunk.sources)
-        deleted = samples.tombstone(user_id, sync_id, chunk.sample_type, chunk.deleted)
+        counts = samples.upsert_samples(
+            user_id, sync_id, chunk.rows, chunk.sources, uploaded_at=uploaded_at
+        )
+        deleted, gone = samples.tombstone(
+            user_id, sync_id, chunk.sample_type, chunk.deleted, uploaded_at=uploaded_at
+        )
+        reconciled = (
+            samples.reconcile(
+                user_id, sync_id, chunk.sample_type, chunk.reconcile, uploaded_at=uploaded_at
+            )
+            if chunk.reconcile is not None
+            else []
+        )
         samples.record_rejections(user_id, sync_id, target.seq, chunk.sample_type, chunk.rejected)
+        touched = [(row.sample_type, row.local_date) for row in chunk.rows]
+        self._repository.summaries.mark_stale(
+            user_id, stale_days_of([*touched, *gone, *reconciled])
+        )
         # A rejected sample was received too; exact repeats of a UUID in the chunk count once
         # (as before), and a correlation's members count as the samples they are.
         rejected = len(chunk.rejected)
         return replace(
-            counts, received=counts.received + rejected, deleted=deleted, rejected=rejected
+            counts,
+            received=counts.received + rejected,
+            deleted=deleted,
+            reconciled=len(reconciled),
+            rejected=rejected,
         )
 
     def _chunk_count_known_before(self, target: ChunkKey) -> int | None:

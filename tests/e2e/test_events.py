@@ -14,6 +14,8 @@ from hksync_tools.local.stack import LocalStack
 from tests.e2e.conftest import PROJECT_ROOT
 
 EVENTS = PROJECT_ROOT / "events"
+#: Not an event: the variables `sam local ... --env-vars` gives the functions.
+SAM_ENV_FILE = "env.json"
 FUNCTION_OF_PREFIX = {
     "ingest_": "IngestFunction",
     "processor_": "ProcessorFunction",
@@ -32,6 +34,9 @@ ORDER = (
     "processor_s3_put.json",
     "query_sync_status.json",
     "query_rejected_samples.json",
+    "query_samples.json",
+    "query_source_priority.json",
+    "query_daily_summaries.json",
     "query_anchors.json",
     "reminders_create.json",
     "reminders_list.json",
@@ -81,7 +86,11 @@ def _invoke(stack: LocalStack, function: str, event_file: Path) -> Any:
 
 
 def test_every_event_file_has_a_function() -> None:
-    unmapped = [path.name for path in EVENTS.glob("*.json") if _function_for(path) is None]
+    unmapped = [
+        path.name
+        for path in EVENTS.glob("*.json")
+        if _function_for(path) is None and path.name != SAM_ENV_FILE
+    ]
     assert unmapped == []
 
 
@@ -104,6 +113,12 @@ def test_every_event_invokes_its_function(local_stack: LocalStack) -> None:
     assert status["state"] == "complete"
     rejected = json.loads(results["query_rejected_samples.json"]["body"])
     assert rejected == {"rejected": [], "next_after": None}
+    samples = json.loads(results["query_samples.json"]["body"])["samples"]
+    assert samples, "the uploaded heart rates are read back"
+    assert {sample["sample_type"] for sample in samples} == {"HKQuantityTypeIdentifierHeartRate"}
+    assert results["query_source_priority.json"]["statusCode"] == 200
+    summaries = json.loads(results["query_daily_summaries.json"]["body"])["summaries"]
+    assert summaries[0]["days"], "a day of heart rates is summarised"
     anchors = json.loads(results["query_anchors.json"]["body"])["anchors"]
     assert [anchor["sample_type"] for anchor in anchors] == ["HKQuantityTypeIdentifierHeartRate"]
     assert results["reminders_create.json"]["statusCode"] == 201

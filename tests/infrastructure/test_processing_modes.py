@@ -187,10 +187,11 @@ def test_queue_mode_accepts_notifications_from_the_raw_bucket_only(
     assert [d["Condition"] for d in denials] == [{"Bool": {"aws:SecureTransport": "false"}}]
 
 
+@pytest.mark.parametrize("stage", ["staging", "prod"])
 def test_queue_mode_reports_partial_batch_failures_within_the_concurrency_cap(
-    queue: dict[str, Any],
+    sam: dict[str, Any], stage: str
 ) -> None:
-    deployed = queue
+    deployed = _deploy(sam, parameter_values(sam, stage, ProcessingMode="queue"))
     mapping = _properties(deployed, "ProcessorQueueEventSource")
     assert mapping["FunctionName"] == {"Ref": "ProcessorFunction"}
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["RawObjectsQueue", "Arn"]}

@@ -11,6 +11,7 @@ import pytest
 
 from tests.infrastructure.template import (
     PLACEHOLDER,
+    ROOT,
     Resolver,
     apply_conditions,
     as_list,
@@ -97,6 +98,24 @@ def test_the_key_policy_names_only_the_account_and_the_services_that_need_it(
         "S3SendsNotificationsToTheEncryptedQueue",
         "EventBridgeEncryptsTheChangeEventBus",
     }
+
+
+def test_service_principals_use_the_key_only_for_this_account(cfn: dict[str, Any]) -> None:
+    """A service principal acts for every account (the confused deputy): each statement that
+    grants one names this account, by aws:SourceAccount or, for CloudWatch Logs, by the log
+    group ARN in the encryption context (the condition Logs documents)."""
+    policy = props(cfn, "DataKey")["KeyPolicy"]
+    services = [s for s in statements(policy) if "Service" in s["Principal"]]
+    assert services
+    account = {"Ref": "AWS::AccountId"}
+    for statement in services:
+        condition = statement.get("Condition", {})
+        source_account = condition.get("StringEquals", {}).get("aws:SourceAccount")
+        context = condition.get("ArnLike", {}).get("kms:EncryptionContext:aws:logs:arn")
+        if statement["Principal"]["Service"] == {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}:
+            assert ":${AWS::AccountId}:log-group:" in context["Fn::Sub"], statement["Sid"]
+        else:
+            assert source_account == account, statement["Sid"]
 
 
 def test_every_queue_is_encrypted_with_the_key_and_refuses_plain_http(
@@ -276,11 +295,98 @@ def test_functions_connect_to_the_proxy_when_there_is_one(sam: dict[str, Any], p
         }
 
 
-def test_reserved_concurrency_protects_the_database(cfn: dict[str, Any]) -> None:
-    for function in database_functions(cfn):
-        reserved = props(cfn, function).get("ReservedConcurrentExecutions")
-        assert reserved is not None, f"{function} can open unbounded connections on Aurora"
-    assert props(cfn, "MigrationFunction")["ReservedConcurrentExecutions"] == 1
+#: Each database function and the parameter its reserved concurrency comes from.
+RESERVED_CONCURRENCY = {
+    "ProcessorFunction": "ProcessorReservedConcurrency",
+    "QueryFunction": "QueryReservedConcurrency",
+    "RemindersFunction": "QueryReservedConcurrency",
+    "DispatcherFunction": "DispatcherReservedConcurrency",
+    "AccountFunction": "AccountReservedConcurrency",
+    "ErasureWorkerFunction": "ErasureReservedConcurrency",
+}
+#: Executions Lambda keeps out of any reservation (its "unreserved account concurrency" minimum).
+LAMBDA_UNRESERVED_MINIMUM = 100
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_reserved_concurrency_protects_the_database(sam: dict[str, Any], stage: str) -> None:
+    deployed = deploy(sam, stage)
+    parameters = parameter_values(sam, stage)
+    assert database_functions(deployed) == set(RESERVED_CONCURRENCY) | {"MigrationFunction"}
+    for function, parameter in RESERVED_CONCURRENCY.items():
+        reserved = props(deployed, function).get("ReservedConcurrentExecutions")
+        assert reserved == {"Ref": parameter}, f"{function} can open unbounded connections"
+        assert int(parameters[parameter]) > 0, parameter
+    # CloudFormation invokes it once per deploy and its advisory lock queues a second run: a
+    # reservation would only take from the account's quota.
+    assert "ReservedConcurrentExecutions" not in props(deployed, "MigrationFunction")
+
+
+def test_dev_reserves_no_concurrency_so_a_new_account_can_deploy_it(sam: dict[str, Any]) -> None:
+    """New accounts often have a Lambda quota of 10 or 50; with 100 kept unreserved, any
+    reservation fails the deploy there. 0 means "none", never "throttle everything"."""
+    deployed = deploy(sam, "dev")
+    for parameter in set(RESERVED_CONCURRENCY.values()):
+        assert parameter_values(sam, "dev")[parameter] == "0", parameter
+        assert sam["Parameters"][parameter]["MinValue"] == 0, parameter
+    for function in functions_of(deployed):
+        assert "ReservedConcurrentExecutions" not in props(deployed, function), function
+
+
+def test_the_quota_the_defaults_need_is_documented(sam: dict[str, Any]) -> None:
+    """What a stage with the template's defaults reserves, plus what Lambda keeps unreserved,
+    is the account quota a first deploy needs: the README says both numbers."""
+    reserved = sum(
+        int(sam["Parameters"][parameter]["Default"]) for parameter in RESERVED_CONCURRENCY.values()
+    )
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"reserve {reserved} concurrent executions" in readme
+    assert f"at least {reserved + LAMBDA_UNRESERVED_MINIMUM}" in readme
+
+
+def test_the_erasure_worker_reserves_apart_from_the_me_routes(sam: dict[str, Any]) -> None:
+    deployed = deploy(sam, "prod")
+    routes = {
+        (event["Properties"]["Method"], event["Properties"]["Path"]): name
+        for name, resource in sam["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for event in resource["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    }
+    assert routes[("DELETE", "/v1/me")] == routes[("GET", "/v1/me/erasure")] == "AccountFunction"
+    assert "ErasureWorkerFunction" not in routes.values()
+    (mapping,) = [
+        m["Properties"]
+        for m in resources_of_type(deployed, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["ErasureQueue", "Arn"]}
+    ]
+    assert mapping["FunctionName"] == {"Ref": "ErasureWorkerFunction"}
+    worker = props(deployed, "ErasureWorkerFunction")
+    api = props(deployed, "AccountFunction")
+    assert worker["ReservedConcurrentExecutions"] == {"Ref": "ErasureReservedConcurrency"}
+    assert api["ReservedConcurrentExecutions"] == {"Ref": "AccountReservedConcurrency"}
+    # No more batches than the worker may run: a throttled batch counts as a receive.
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] == worker["ReservedConcurrentExecutions"]
+    # The worker runs for minutes, the routes answer within API Gateway's 30 s.
+    assert worker["Timeout"] == 900
+    assert api["Timeout"] < 30
+
+
+def test_a_queue_consumer_reserves_none_or_at_least_two(sam: dict[str, Any]) -> None:
+    """An SQS event source runs at least 2 batches at once."""
+    rules = sam["Rules"]
+    processor = rules["QueueProcessorNeedsTwoExecutions"]
+    assert processor["RuleCondition"] == {"Fn::Equals": [{"Ref": "ProcessingMode"}, "queue"]}
+    assert processor["Assertions"][0]["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ProcessorReservedConcurrency"}, "1"]}]
+    }
+    erasure = rules["ErasureWorkerNeedsTwoExecutions"]
+    assert erasure["Assertions"][0]["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ErasureReservedConcurrency"}, "1"]}]
+    }
+    unreserved = deploy(sam, "dev", ProcessingMode="queue")
+    for mapping in resources_of_type(unreserved, "AWS::Lambda::EventSourceMapping").values():
+        assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 2
 
 
 # ------------------------------------------------------------------------------------------
@@ -300,11 +406,28 @@ def test_every_deploy_that_changes_shared_code_runs_the_migrations(cfn: dict[str
     assert "DatabaseWriterInstance" in as_list(schema["DependsOn"])
 
 
-def test_the_migrations_wait_for_the_endpoints_they_use(sam: dict[str, Any]) -> None:
-    created = deploy(sam)["Resources"]["DatabaseSchema"]["Metadata"]["EndpointsReady"]
-    assert created == [{"Ref": "S3GatewayEndpoint"}, {"Ref": "SecretsManagerEndpoint"}]
+def test_the_migrations_depend_on_all_they_need_to_run_and_answer(sam: dict[str, Any]) -> None:
+    """Created after, and deleted before, the network it answers CloudFormation through: on a
+    delete or rollback that took the route table associations first, the function could not
+    reach S3, and CloudFormation would wait out the timeout to end DELETE_FAILED."""
+    created = deploy(sam)["Resources"]["DatabaseSchema"]
+    assert set(as_list(created["DependsOn"])) >= {
+        "DatabaseWriterInstance",
+        "FunctionToDatabaseEgress",
+        "DatabaseFromFunctionsIngress",
+    }
+    associations = resources_of_type(deploy(sam), "AWS::EC2::SubnetRouteTableAssociation")
+    assert set(associations) == {"PrivateSubnetARouteTable", "PrivateSubnetBRouteTable"}
+    assert created["Metadata"]["NetworkReady"] == [
+        {"Ref": "S3GatewayEndpoint"},
+        {"Ref": "SecretsManagerEndpoint"},
+        *({"Ref": name} for name in sorted(associations)),
+    ]
+    # With an existing VPC none of these is the stack's (and a DependsOn on an absent
+    # resource fails the deploy): the reference is conditional, in Metadata.
     existing = deploy(sam, **EXISTING_VPC)["Resources"]["DatabaseSchema"]
-    assert "EndpointsReady" not in existing.get("Metadata", {})
+    assert "NetworkReady" not in existing.get("Metadata", {})
+    assert set(as_list(existing["DependsOn"])) <= set(deploy(sam, **EXISTING_VPC)["Resources"])
 
 
 def test_new_function_code_goes_live_after_the_schema(cfn: dict[str, Any]) -> None:

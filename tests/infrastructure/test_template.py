@@ -81,6 +81,7 @@ FUNCTION_SETTINGS: dict[
     "DispatcherFunction": DispatcherSettings,
     "QueryFunction": QuerySettings,
     "AccountFunction": AccountSettings,
+    "ErasureWorkerFunction": AccountSettings,
 }
 #: Variables every function gets that Powertools reads, not the settings models.
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
@@ -91,6 +92,9 @@ ROUTES = {
     "PUT /v1/syncs/{sync_id}/commit": "IngestFunction",
     "GET /v1/syncs/{sync_id}": "QueryFunction",
     "GET /v1/syncs/{sync_id}/rejected": "QueryFunction",
+    "GET /v1/samples": "QueryFunction",
+    "GET /v1/summaries/daily": "QueryFunction",
+    "PUT /v1/me/source-priority": "QueryFunction",
     "GET /v1/anchors": "QueryFunction",
     "POST /v1/reminders": "RemindersFunction",
     "GET /v1/reminders": "RemindersFunction",
@@ -104,7 +108,7 @@ DB_HOST_CLUSTER_OR_PROXY = {
     "Fn::If": ["UseRdsProxy", {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]}, DB_HOST_CLUSTER]
 }
 #: Functions whose folder is not their logical id without "Function", lowercased.
-FUNCTION_FOLDERS = {"MigrationFunction": "migrate"}
+FUNCTION_FOLDERS = {"MigrationFunction": "migrate", "ErasureWorkerFunction": "account"}
 DATABASE_FUNCTIONS = (
     "ProcessorFunction",
     "QueryFunction",
@@ -112,6 +116,7 @@ DATABASE_FUNCTIONS = (
     "RemindersFunction",
     "DispatcherFunction",
     "AccountFunction",
+    "ErasureWorkerFunction",
 )
 RAW_BUCKET_DEV = f"hksync-raw-dev-123456789012-{DEPLOY_REGION}"
 
@@ -490,14 +495,19 @@ def test_function_permissions_are_least_privilege(sam: dict[str, Any], mode: str
     }
     # The reminders' schedule group (its name resolves at deploy time).
     schedules = f"arn:aws:scheduler:{DEPLOY_REGION}:123456789012:schedule/{PLACEHOLDER}/*"
+    # The API routes record and queue an erasure; only the worker deletes.
     assert _grants(deployed, resolve, "AccountFunction") == {
+        ("sqs:SendMessage", PLACEHOLDER),  # the erasure queue
+        ("kms:GenerateDataKey", key, "sqs"),
+        ("kms:Decrypt", key, "sqs"),
+        *read_secret,
+    }
+    assert _grants(deployed, resolve, "ErasureWorkerFunction") == {
         ("s3:ListBucketVersions", bucket),
         ("s3:DeleteObject", objects),
         ("s3:DeleteObjectVersion", objects),
         ("scheduler:DeleteSchedule", schedules),
-        ("sqs:SendMessage", PLACEHOLDER),  # the erasure queue, which it also consumes:
-        *queue_consumer,
-        ("kms:GenerateDataKey", key, "sqs"),
+        *queue_consumer,  # the erasure queue
         ("kms:Decrypt", key, "sqs"),
         *read_secret,
     }
@@ -546,7 +556,16 @@ def test_raw_bucket_is_private_versioned_encrypted(cfn: dict[str, Any]) -> None:
     assert encryption["BucketKeyEnabled"] is True
     # Server access logs go to their own bucket.
     assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
-    assert resources(cfn)["RawBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_the_buckets_outlive_the_stack_but_not_a_failed_first_create(cfn: dict[str, Any]) -> None:
+    """The raw bucket's name is fixed (the processor builds it): a bucket kept after a failed
+    first create would make the retry fail with "already exists". RetainExceptOnCreate deletes
+    it on that rollback only; deleting or replacing the stack keeps it."""
+    for name in ("RawBucket", "AccessLogsBucket"):
+        bucket = resources(cfn)[name]
+        assert bucket["DeletionPolicy"] == "RetainExceptOnCreate", name
+        assert bucket["UpdateReplacePolicy"] == "Retain", name
 
 
 def test_raw_bucket_lifecycle(cfn: dict[str, Any]) -> None:
@@ -595,7 +614,13 @@ def test_processor_failures_go_to_the_dead_letter_queue(cfn: dict[str, Any]) -> 
 
 def test_processor_concurrency_is_a_parameter(cfn: dict[str, Any], sam: dict[str, Any]) -> None:
     reserved = properties(cfn, "ProcessorFunction")["ReservedConcurrentExecutions"]
-    assert reserved == {"Ref": "ProcessorReservedConcurrency"}
+    assert reserved == {
+        "Fn::If": [
+            "ReserveProcessorConcurrency",
+            {"Ref": "ProcessorReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
     assert sam["Parameters"]["ProcessorReservedConcurrency"]["Type"] == "Number"
 
 
@@ -740,6 +765,9 @@ HTTP_EVENTS = {
     "ingest_commit.json": "PUT /v1/syncs/{sync_id}/commit",
     "query_sync_status.json": "GET /v1/syncs/{sync_id}",
     "query_rejected_samples.json": "GET /v1/syncs/{sync_id}/rejected",
+    "query_samples.json": "GET /v1/samples",
+    "query_daily_summaries.json": "GET /v1/summaries/daily",
+    "query_source_priority.json": "PUT /v1/me/source-priority",
     "query_anchors.json": "GET /v1/anchors",
     "reminders_create.json": "POST /v1/reminders",
     "reminders_list.json": "GET /v1/reminders",

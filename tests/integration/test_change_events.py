@@ -144,7 +144,7 @@ def test_a_completed_sync_publishes_one_event_saying_what_changed_and_when(
     assert detail.completed_at == datetime.fromisoformat(status["completed_at"])
     assert detail.committed_at == datetime.fromisoformat(status["committed_at"])
     assert detail.sample_types == sorted([HEART_RATE, STEPS, SLEEP])  # the deletion's type too
-    assert detail.counts.model_dump() == {"chunks": 3, **status["samples"]}
+    assert detail.counts.model_dump() == {"chunks": 3, "reconciled": 0, **status["samples"]}
     assert (detail.counts.inserted, detail.counts.deleted) == (3, 1)
     assert detail.time_range is not None
     assert detail.time_range.start == datetime(2026, 11, 20, 7, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ import boto3
 import psycopg
 import pytest
 
-from hksync.keys import ChunkKey, parse_key, user_prefix
+from hksync.keys import MAX_USER_ID_BYTES, ChunkKey, parse_key, user_prefix
 from tests.conftest import TEST_BUCKET
 from tests.support.builders import chunk, commit, heart_rates
 from tests.support.pipeline import Pipeline
@@ -30,7 +30,7 @@ TRICKY_SUBJECTS = [
     "alice ",
     "ALICE",
     "ünïcødé-用户",
-    "a" * 512,
+    "a" * MAX_USER_ID_BYTES,  # the longest a subject may be (longer is a 401)
 ]
 
 

@@ -31,7 +31,16 @@ VERSION_1: dict[str, tuple[str, str | None]] = {
     "time_range": ("object", None),
     "local_dates": ("array", None),
 }
-VERSION_1_COUNTS = ("chunks", "received", "inserted", "updated", "unchanged", "deleted", "rejected")
+VERSION_1_COUNTS = (
+    "chunks",
+    "received",
+    "inserted",
+    "updated",
+    "unchanged",
+    "deleted",
+    "rejected",
+    "reconciled",
+)
 
 
 def _type(definition: dict[str, Any]) -> tuple[str, str | None]:

@@ -43,7 +43,14 @@ EXAMPLE: Final = SyncCompleted(
         "HKQuantityTypeIdentifierStepCount",
     ],
     counts=SyncCounts(
-        chunks=3, received=1850, inserted=1790, updated=4, unchanged=56, deleted=1, rejected=0
+        chunks=3,
+        received=1850,
+        inserted=1790,
+        updated=4,
+        unchanged=56,
+        deleted=1,
+        rejected=0,
+        reconciled=0,
     ),
     time_range=TimeRange(
         start=datetime(2026, 11, 21, 23, 2, tzinfo=UTC),

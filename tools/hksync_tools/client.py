@@ -13,6 +13,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any, Final
 from uuid import UUID
 
@@ -132,6 +133,51 @@ class HksyncClient:
 
     def status(self, sync_id: UUID | str) -> dict[str, Any]:
         answer: dict[str, Any] = self._json("GET", f"/v1/syncs/{sync_id}")
+        return answer
+
+    def rejected_samples(self, sync_id: UUID | str) -> list[dict[str, Any]]:
+        """Every sample of the sync refused on its own, page after page."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, str] = {}
+        while True:
+            page = self._json("GET", f"/v1/syncs/{sync_id}/rejected", params=params)
+            found += page["rejected"]
+            if page["next_after"] is None:
+                return found
+            params = {"after": page["next_after"]}
+
+    def samples(
+        self, sample_type: str, start: datetime, end: datetime, *, include_deleted: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every sample of a type starting in [start, end), page after page."""
+        found: list[dict[str, Any]] = []
+        params = {
+            "sample_type": sample_type,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "include_deleted": str(include_deleted).lower(),
+        }
+        while True:
+            page = self._json("GET", "/v1/samples", params=params)
+            found += page["samples"]
+            if page["next_after"] is None:
+                return found
+            params = {**params, "after": page["next_after"]}
+
+    def daily_summaries(self, sample_types: list[str], start: date, end: date) -> dict[str, Any]:
+        answer: dict[str, Any] = self._json(
+            "GET",
+            "/v1/summaries/daily",
+            params={"types": ",".join(sample_types), "start": str(start), "end": str(end)},
+        )
+        return answer
+
+    def set_source_priority(self, sample_type: str, bundle_ids: list[str]) -> dict[str, Any]:
+        answer: dict[str, Any] = self._json(
+            "PUT",
+            "/v1/me/source-priority",
+            json={"sample_type": sample_type, "bundle_ids": bundle_ids},
+        )
         return answer
 
     def anchors(self) -> dict[str, str]:

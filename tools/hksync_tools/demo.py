@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ from hksync_tools.simulator.runner import (
     simulated_user,
 )
 
+STEP_COUNT = "HKQuantityTypeIdentifierStepCount"
 DEMO_USER = "demo-user-0001"
 
 
@@ -86,6 +87,7 @@ def run_demo(root: Path, options: dict[str, Any], *, database_url: str | None = 
         )
         consistent &= _check_rejections(console, report)
         with HksyncClient(info.api_url, token) as client:
+            _print_daily_steps(console, client, user.now.date())
             reminded = _remind(console, stack, client)
     finally:
         stack.stop()
@@ -131,6 +133,30 @@ def _check_against_database(
         + ("[green]consistent[/green]" if consistent else "[red]INCONSISTENT[/red]")
     )
     return consistent
+
+
+def _print_daily_steps(console: Console, client: HksyncClient, today: date) -> None:
+    """The last week of merged daily steps beside the naive sum of every source: the iPhone +
+    Watch double count the merge removes."""
+    start = today - timedelta(days=7)
+    answer = client.daily_summaries([STEP_COUNT], start, today - timedelta(days=1))
+    table = Table(
+        title="Daily steps: merged by source priority vs the naive sum of every source",
+        title_justify="left",
+    )
+    for column in ("day", "merged", "naive sum", "sources"):
+        table.add_column(column, justify="left" if column in {"day", "sources"} else "right")
+    for entry in answer["summaries"][0]["days"]:
+        summary = entry["summary"]
+        table.add_row(
+            entry["date"],
+            f"{summary['total']:,.0f}",
+            f"{summary['naive_total']:,.0f}",
+            ", ".join(
+                f"{source['device_kind']} {source['total']:,.0f}" for source in summary["by_source"]
+            ),
+        )
+    console.print(table)
 
 
 def _check_rejections(console: Console, report: SimulationReport) -> bool:

@@ -27,6 +27,17 @@ from pydantic.json_schema import models_json_schema
 from hksync.contract import chunk_wire
 from hksync.contract.erasure import ErasureView
 from hksync.contract.models import SyncCommit
+from hksync.contract.read_side import (
+    SAMPLE_CURSOR_PATTERN,
+    SAMPLE_PAGE_DEFAULT,
+    SAMPLE_PAGE_MAX,
+    SAMPLE_TYPE_PATTERN,
+    SUMMARY_DAYS_MAX,
+    SUMMARY_TYPES_PATTERN,
+    DailySummariesView,
+    SamplesPage,
+    SourcePriority,
+)
 from hksync.contract.reminders import CreateReminder, OneTimeReminder, RescheduleReminder
 from hksync.contract.responses import (
     REJECTED_CURSOR_PATTERN,
@@ -193,6 +204,54 @@ OPERATIONS: Final[dict[str, Operation]] = {
             },
         },
     ),
+    "GET /v1/samples": Operation(
+        "The caller's samples of one type",
+        "Samples of sample_type starting in [start, end), keyset-paged by (start, uuid): "
+        "stable while new samples arrive. With include_deleted, tombstones (deleted in the "
+        "range, keeping only their type) too, so that a backend can mirror changes.",
+        {200: SamplesPage},
+        errors=(401, 422),
+        query_parameters={
+            "sample_type": {"type": "string", "pattern": SAMPLE_TYPE_PATTERN, "required": True},
+            "start": {"type": "string", "format": "date-time", "required": True},
+            "end": {"type": "string", "format": "date-time", "required": True},
+            "include_deleted": {"type": "boolean", "default": False},
+            "after": {
+                "type": "string",
+                "pattern": SAMPLE_CURSOR_PATTERN,
+                "description": "The previous page's next_after.",
+            },
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": SAMPLE_PAGE_MAX,
+                "default": SAMPLE_PAGE_DEFAULT,
+            },
+        },
+    ),
+    "GET /v1/summaries/daily": Operation(
+        "Daily summaries",
+        "Per local day of each type, from start to end (local dates, at most "
+        f"{SUMMARY_DAYS_MAX} days): cumulative types merged across sources by priority (no "
+        "iPhone + Watch double count) beside each source's own total; discrete types' minimum, "
+        "maximum, average and latest; sleep per night (the night ending on the day); workouts "
+        "per activity. docs/read-side.md says how.",
+        {200: DailySummariesView},
+        errors=(401, 422),
+        query_parameters={
+            "types": {"type": "string", "pattern": SUMMARY_TYPES_PATTERN, "required": True},
+            "start": {"type": "string", "format": "date", "required": True},
+            "end": {"type": "string", "format": "date", "required": True},
+        },
+    ),
+    "PUT /v1/me/source-priority": Operation(
+        "Set the source priority",
+        "The app's order of sources (bundle ids, highest first) for one type or every type "
+        "('*'); the summaries it affects are computed again.",
+        {200: SourcePriority},
+        request=SourcePriority,
+        errors=(400, 401, 415, 422),
+    ),
     "GET /v1/anchors": Operation(
         "The server's anchors",
         "Per sample type: where a reinstalled app resumes its anchored queries.",
@@ -312,7 +371,12 @@ def _operation(method: str, path: str, operation: Operation, ref: Ref) -> dict[s
             for name, parameter in operation.path_parameters.items()
         ]
         + [
-            {"name": name, "in": "query", "required": False, "schema": parameter}
+            {
+                "name": name,
+                "in": "query",
+                "required": bool(parameter.get("required")),
+                "schema": {key: value for key, value in parameter.items() if key != "required"},
+            }
             for name, parameter in operation.query_parameters.items()
         ],
         "responses": _responses(operation, ref),

@@ -41,6 +41,13 @@ class SyncCounts(_Detail):
     unchanged: int = Field(ge=0, description="Samples stored before exactly as sent.")
     deleted: int = Field(ge=0, description="Samples this sync deleted (tombstones written).")
     rejected: int = Field(ge=0, description="Samples refused on their own (not stored).")
+    reconciled: int = Field(
+        ge=0,
+        description=(
+            "Stored samples deleted by the sync's reconciliation windows (HealthKit no longer "
+            "holds them)."
+        ),
+    )
 
 
 class TimeRange(_Detail):

@@ -47,7 +47,7 @@ def record_sync_completed(conn: psycopg.Connection, user_id: str, sync_id: UUID)
     session = conn.execute(
         """SELECT committed_at, completed_at, chunks_processed, samples_received,
                   samples_inserted, samples_updated, samples_unchanged, samples_deleted,
-                  samples_rejected
+                  samples_rejected, samples_reconciled
            FROM sync_sessions WHERE user_id = %s AND sync_id = %s""",
         (user_id, sync_id),
     ).fetchone()
@@ -65,7 +65,16 @@ def record_sync_completed(conn: psycopg.Connection, user_id: str, sync_id: UUID)
     ).fetchone()
     assert written is not None  # an aggregate always answers one row
     sample_types, start, end, local_dates = written
-    names = ("chunks", "received", "inserted", "updated", "unchanged", "deleted", "rejected")
+    names = (
+        "chunks",
+        "received",
+        "inserted",
+        "updated",
+        "unchanged",
+        "deleted",
+        "rejected",
+        "reconciled",
+    )
     event = SyncCompleted(
         schema_version=SYNC_COMPLETED_VERSION,
         event_id=uuid4(),

@@ -138,6 +138,8 @@ class ErasureRepository:
             ).rowcount
             # After the samples, which reference them.
             self._conn.execute("DELETE FROM sources WHERE user_id = %s", (user,))
+            self._conn.execute("DELETE FROM daily_summaries WHERE user_id = %s", (user,))
+            self._conn.execute("DELETE FROM source_priorities WHERE user_id = %s", (user,))
             anchors = self._conn.execute(
                 "DELETE FROM sync_anchors WHERE user_id = %s", (user,)
             ).rowcount

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Final
+from datetime import date, datetime
+from typing import Final, NamedTuple
 from uuid import UUID
 
 import psycopg
 from psycopg.rows import class_row
 
 from hksync.contract.models import gc_paused
-from hksync.contract.sample_rows import Rejection, SampleRow, SourceRow
+from hksync.contract.sample_rows import ReconcileWindow, Rejection, SampleRow, SourceRow
 
 #: PostgreSQL type of each SampleRow field, in COPY order.
 _COLUMN_TYPES: Final = {
@@ -83,8 +83,9 @@ _CREATE_STAGING = f"""
 _COPY_STAGING = f"COPY incoming_samples ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _UPSERT = f"""
     WITH written AS (
-        INSERT INTO health_samples AS h (user_id, sync_id, {", ".join(_COLUMNS)})
-        SELECT %(user_id)s, %(sync_id)s, {", ".join(f"i.{name}" for name in _COLUMNS)}
+        INSERT INTO health_samples AS h (user_id, sync_id, uploaded_at, {", ".join(_COLUMNS)})
+        SELECT %(user_id)s, %(sync_id)s, %(uploaded_at)s,
+               {", ".join(f"i.{name}" for name in _COLUMNS)}
         FROM (SELECT {_STAGED} FROM incoming_samples) AS i
         -- Rows already stored as they are (or tombstoned) are dropped before the INSERT: ON
         -- CONFLICT would lock each of them (a row lock is a write: WAL, a dirtied page) only to
@@ -102,6 +103,7 @@ _UPSERT = f"""
         SET {", ".join(f"{name} = EXCLUDED.{name}" for name in _COMPARED)},
             correlation_uuid = coalesce(EXCLUDED.correlation_uuid, h.correlation_uuid),
             sync_id = EXCLUDED.sync_id,
+            uploaded_at = EXCLUDED.uploaded_at,
             updated_at = now()
         -- A tombstone is final (HealthKit never reuses a UUID), and a row found equal after
         -- all (changed back concurrently) is not rewritten.
@@ -110,20 +112,51 @@ _UPSERT = f"""
     )
     SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written
 """
+#: A tombstone keeps only its type: the same row whether the deletion came before or after the
+#: sample (HealthKit may report either first), so the order of delivery never shows.
 _CLEARED_ON_TOMBSTONE: Final = tuple(name for name in _COLUMNS[1:] if name != "sample_type")
 _TOMBSTONE = f"""
-    WITH gone AS (
-        INSERT INTO health_samples AS h (user_id, uuid, sample_type, sync_id, deleted_at)
-        SELECT %(user_id)s, uuid, %(sample_type)s, %(sync_id)s, now()
+    WITH before AS (
+        -- The live rows about to go, as they are: their days change.
+        SELECT sample_type, local_date FROM health_samples
+        WHERE user_id = %(user_id)s AND uuid = ANY(%(uuids)s::uuid[]) AND deleted_at IS NULL
+    ), gone AS (
+        INSERT INTO health_samples AS h (user_id, uuid, sample_type, sync_id, deleted_at,
+                                         uploaded_at)
+        SELECT %(user_id)s, uuid, %(sample_type)s, %(sync_id)s, now(), %(uploaded_at)s
         FROM unnest(%(uuids)s::uuid[]) AS uuid
         ORDER BY uuid
         ON CONFLICT (user_id, uuid) DO UPDATE
         SET deleted_at = now(), sync_id = EXCLUDED.sync_id, updated_at = now(),
+            uploaded_at = EXCLUDED.uploaded_at,
             {", ".join(f"{name} = NULL" for name in _CLEARED_ON_TOMBSTONE)}
         WHERE h.deleted_at IS NULL
         RETURNING 1
     )
-    SELECT count(*) FROM gone
+    SELECT (SELECT count(*) FROM gone), NULL, NULL
+    UNION ALL
+    SELECT NULL, sample_type, local_date FROM before
+"""
+# Window reconciliation: live rows of the type starting in [start, end) that HealthKit no longer
+# holds, written by objects uploaded before this one (never a sample a later upload brought).
+_RECONCILE = f"""
+    WITH before AS (
+        SELECT uuid, local_date FROM health_samples
+        WHERE user_id = %(user_id)s AND sample_type = %(sample_type)s
+          AND deleted_at IS NULL AND correlation_uuid IS NULL
+          AND start_at >= %(start)s AND start_at < %(end)s
+          AND uuid <> ALL(%(uuids)s::uuid[])
+          AND (uploaded_at IS NULL OR uploaded_at <= %(uploaded_at)s)
+        ORDER BY uuid
+        FOR UPDATE
+    )
+    UPDATE health_samples AS h
+    SET deleted_at = now(), sync_id = %(sync_id)s, updated_at = now(),
+        uploaded_at = %(uploaded_at)s,
+        {", ".join(f"{name} = NULL" for name in _CLEARED_ON_TOMBSTONE)}
+    FROM before
+    WHERE h.user_id = %(user_id)s AND h.uuid = before.uuid
+    RETURNING 1, h.sample_type, before.local_date
 """
 _SOURCE_FIELDS: Final = SourceRow._fields
 _INSERT_SOURCES = f"""
@@ -134,6 +167,13 @@ _INSERT_SOURCES = f"""
     ORDER BY s.source_key
     ON CONFLICT (user_id, source_key) DO NOTHING
 """
+
+
+class TouchedDay(NamedTuple):
+    """A local day of one type whose samples a write changed (None: a row never seen)."""
+
+    sample_type: str
+    local_date: date | None
 
 
 def _text(value: str | None) -> str | None:
@@ -149,6 +189,8 @@ class WriteCounts:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    #: Tombstoned by window reconciliation (HealthKit no longer holds them).
+    reconciled: int = 0
     #: Refused on their own (docs/adr/0004-per-sample-quarantine.md).
     rejected: int = 0
 
@@ -182,6 +224,8 @@ class SampleRepository:
         sync_id: UUID,
         rows: Sequence[SampleRow],
         sources: Sequence[SourceRow],
+        *,
+        uploaded_at: datetime | None = None,
     ) -> WriteCounts:
         """Stores the rows' sources, inserts new rows and updates changed ones."""
         if not rows:
@@ -207,7 +251,7 @@ class SampleRepository:
                 for row in rows:
                     copy.write_row(row)
             inserted, updated = cursor.execute(
-                _UPSERT, {"user_id": user_id, "sync_id": sync_id}
+                _UPSERT, {"user_id": user_id, "sync_id": sync_id, "uploaded_at": uploaded_at}
             ).fetchone() or (0, 0)
         return WriteCounts(
             received=len(rows),
@@ -216,15 +260,56 @@ class SampleRepository:
             unchanged=len(rows) - inserted - updated,
         )
 
-    def tombstone(self, user_id: str, sync_id: UUID, sample_type: str, uuids: list[UUID]) -> int:
-        """Marks samples deleted (or pre-deletes ones not seen yet); returns rows that changed."""
+    def tombstone(
+        self,
+        user_id: str,
+        sync_id: UUID,
+        sample_type: str,
+        uuids: list[UUID],
+        *,
+        uploaded_at: datetime | None = None,
+    ) -> tuple[int, list[TouchedDay]]:
+        """Marks samples deleted (or pre-deletes ones not seen yet); returns how many rows
+        changed and the local days of the live samples that went."""
         if not uuids:
-            return 0
-        row = self._conn.execute(
+            return 0, []
+        rows = self._conn.execute(
             _TOMBSTONE,
-            {"user_id": user_id, "sync_id": sync_id, "sample_type": sample_type, "uuids": uuids},
-        ).fetchone()
-        return int(row[0]) if row else 0
+            {
+                "user_id": user_id,
+                "sync_id": sync_id,
+                "sample_type": sample_type,
+                "uuids": uuids,
+                "uploaded_at": uploaded_at,
+            },
+        ).fetchall()
+        changed = next(int(count) for count, _, _ in rows if count is not None)
+        return changed, [TouchedDay(kind, day) for count, kind, day in rows if count is None]
+
+    def reconcile(
+        self,
+        user_id: str,
+        sync_id: UUID,
+        sample_type: str,
+        window: ReconcileWindow,
+        *,
+        uploaded_at: datetime | None,
+    ) -> list[TouchedDay]:
+        """Tombstones the type's live samples in the window that HealthKit no longer holds
+        (not in ``window.uuids``) and no later upload wrote; returns their local days."""
+        rows = self._conn.execute(
+            _RECONCILE,
+            {
+                "user_id": user_id,
+                "sync_id": sync_id,
+                "sample_type": sample_type,
+                "start": window.start,
+                "end": window.end,
+                "uuids": window.uuids,
+                "uploaded_at": uploaded_at,
+            },
+        ).fetchall()
+        return [TouchedDay(kind, day) for _, kind, day in rows]
 
     def record_rejections(
         self,

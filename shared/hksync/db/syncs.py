@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 from hksync.db.change_events import record_sync_completed
 from hksync.db.erasure import ErasureBarrier, erasure_barrier
 from hksync.db.samples import SampleRepository, WriteCounts
+from hksync.db.summaries import SummaryRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class SyncStatus:
     samples_unchanged: int
     samples_deleted: int
     samples_rejected: int
+    samples_reconciled: int
     first_upload_at: datetime | None
     completed_at: datetime | None
     updated_at: datetime
@@ -63,6 +65,7 @@ class SyncRepository:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
         self.samples = SampleRepository(conn)
+        self.summaries = SummaryRepository(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -124,8 +127,9 @@ class SyncRepository:
         self._conn.execute(
             """INSERT INTO sync_chunks (user_id, sync_id, seq, state, sample_type, object_key,
                    uploaded_at, samples_received, samples_inserted, samples_updated,
-                   samples_unchanged, samples_deleted, samples_rejected, failure_reason)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   samples_unchanged, samples_deleted, samples_rejected, samples_reconciled,
+                   failure_reason)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 user_id,
                 sync_id,
@@ -140,6 +144,7 @@ class SyncRepository:
                 counts.unchanged,
                 counts.deleted,
                 counts.rejected,
+                counts.reconciled,
                 failure_reason,
             ),
         )
@@ -153,6 +158,7 @@ class SyncRepository:
                    samples_unchanged = samples_unchanged + %s,
                    samples_deleted = samples_deleted + %s,
                    samples_rejected = samples_rejected + %s,
+                   samples_reconciled = samples_reconciled + %s,
                    first_upload_at = LEAST(first_upload_at, %s),
                    updated_at = now()
                WHERE user_id = %s AND sync_id = %s""",
@@ -165,6 +171,7 @@ class SyncRepository:
                 counts.unchanged,
                 counts.deleted,
                 counts.rejected,
+                counts.reconciled,
                 uploaded_at,
                 user_id,
                 sync_id,
@@ -251,8 +258,8 @@ class SyncRepository:
             return cursor.execute(
                 """SELECT user_id, sync_id, state, chunk_count, committed_at, chunks_processed,
                           chunks_failed, samples_received, samples_inserted, samples_updated,
-                          samples_unchanged, samples_deleted, samples_rejected, first_upload_at,
-                          completed_at, updated_at
+                          samples_unchanged, samples_deleted, samples_rejected, samples_reconciled,
+                          first_upload_at, completed_at, updated_at
                    FROM sync_sessions WHERE user_id = %s AND sync_id = %s""",
                 (user_id, sync_id),
             ).fetchone()

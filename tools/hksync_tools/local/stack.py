@@ -26,8 +26,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent import futures
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -390,14 +389,14 @@ class LocalStack:
                 ]
                 self._rng.shuffle(deliveries)
                 slots = [deliveries[index :: len(workers)] for index in range(len(workers))]
-                # Wait for this round, every batch of it, before listing again (each object is
-                # listed once): an empty round then means nothing is in flight either.
-                futures.wait(
-                    [
-                        pool.submit(self._deliver_all, worker, batch, sqs)
-                        for worker, batch in zip(workers, slots, strict=False)
-                    ]
-                )
+                round_ = [
+                    pool.submit(self._deliver_all, worker, batch, sqs)
+                    for worker, batch in zip(workers, slots, strict=False)
+                ]
+                # Wait for every delivery of this round before listing again (each object is
+                # listed once), so that idle means processed: a no-op submitted after them
+                # could run on a thread freed by an empty batch while another still works.
+                wait(round_)
 
     def _deliver_all(self, worker: FunctionWorker, batch: list[CreatedObject], sqs: Any) -> None:
         assert self.info is not None

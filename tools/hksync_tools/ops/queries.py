@@ -78,7 +78,8 @@ class OpsQueries:
             return cursor.execute(
                 """SELECT user_id, sync_id, state, chunk_count, committed_at, chunks_processed,
                           chunks_failed, samples_received, samples_inserted, samples_updated,
-                          samples_unchanged, samples_deleted, samples_rejected, first_upload_at,
+                          samples_unchanged, samples_deleted, samples_rejected, samples_reconciled,
+                          first_upload_at,
                           completed_at,
                           updated_at
                    FROM sync_sessions

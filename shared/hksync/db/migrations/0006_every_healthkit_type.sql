@@ -74,13 +74,15 @@ ALTER TABLE health_samples
     DROP COLUMN source_name,
     DROP COLUMN source_bundle_id,
     DROP COLUMN source_version,
-    ADD FOREIGN KEY (user_id, source_key) REFERENCES sources (user_id, source_key),
     DROP CONSTRAINT health_samples_kind_check,
     ADD CONSTRAINT health_samples_kind_check CHECK (kind IN (
         'quantity', 'category', 'correlation', 'workout', 'workout_route', 'electrocardiogram',
         'audiogram', 'heartbeat_series', 'state_of_mind', 'scored_assessment', 'medication_dose',
         'unknown')),
-    -- A live row always knows its source and local date.
+    -- A live row always knows its source and local date. source_key names a row of sources,
+    -- but is not a foreign key: checked per inserted row, the key cost about 18% of a fresh
+    -- write (docs/benchmarks.md, section 7), and the one writer (hksync.db.samples) inserts a
+    -- chunk's sources in the same transaction before its samples; the erasure deletes both.
     ADD CONSTRAINT health_samples_live_complete CHECK (
         deleted_at IS NOT NULL
         OR (source_key IS NOT NULL AND local_date IS NOT NULL AND zone_source IS NOT NULL
