@@ -135,10 +135,9 @@ def get_daily_summaries(
 def put_source_priority() -> Response[str]:
     """The app's order of sources for a type (or every type), highest first."""
     require_json(app)
+    user_id, priority = _caller(), parse_json(SourcePriority, body_bytes(app))
     stored = read_side.set_source_priority(
-        SyncRepository(connection(settings)).summaries,
-        _caller(),
-        parse_json(SourcePriority, body_bytes(app)),
+        SyncRepository(connection(settings)).summaries, user_id, priority
     )
     return json_response(HTTPStatus.OK, stored)
 
