@@ -13,13 +13,16 @@ from uuid import UUID
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, BeforeValidator
 
+from hksync import dev_tokens
 from hksync.codec import decode_body
 from hksync.contract.field_errors import FieldError, field_path
 from hksync.contract.responses import ErrorBody
 from hksync.errors import ChunkTooLarge, HksyncError, MalformedBody, UnsupportedMediaType
 from hksync.keys import user_id_problem
+from hksync.settings import CallerSettings, load_settings
 
 #: Content-Encodings a body may have: none, or gzip (decoded by decode_event_body).
 ACCEPTED_ENCODINGS: Final = frozenset({"", "gzip"})
@@ -94,23 +97,82 @@ def _request_validation_error(error: RequestValidationError) -> Response[str]:
     )
 
 
-def http_resolver() -> APIGatewayHttpResolver:
-    """An HTTP API resolver with validation on and our error shape for every failure."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+def under_stage_prefix(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event with its path under the stage's prefix, as API Gateway sends it.
+
+    On a named stage API Gateway's rawPath starts with "/<stage>", which Powertools strips
+    before routing; `sam local start-api` sends the same stage but mounts the routes at the
+    root, so Powertools would strip the first characters of the route itself (a 404). Adding
+    the missing prefix makes both shapes route the same.
+    """
+    stage = (event.get("requestContext") or {}).get("stage")
+    raw_path = event.get("rawPath")
+    if not stage or stage == "$default" or not isinstance(raw_path, str):
+        return event
+    prefix = f"/{stage}"
+    if raw_path == prefix or raw_path.startswith(f"{prefix}/"):
+        return event
+    return {**event, "rawPath": prefix + raw_path}
+
+
+class HttpResolver(APIGatewayHttpResolver):
+    """An HTTP API resolver that knows where its caller comes from and routes both event
+    shapes (API Gateway's, and sam local's without the stage prefix) the same."""
+
+    def __init__(self, caller: CallerSettings) -> None:
+        super().__init__(enable_validation=True)
+        self.caller = caller
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return super().resolve(under_stage_prefix(event), context)
+
+
+def http_resolver() -> HttpResolver:
+    """An HTTP API resolver with validation on and our error shape for every failure.
+
+    Reads the caller settings at cold start, so a sam local run without its env.json stops
+    there, with the variable named.
+    """
+    app = HttpResolver(load_settings(CallerSettings))
     app.exception_handler(HksyncError)(error_response)
     app.exception_handler(RequestValidationError)(_request_validation_error)
     return app
 
 
-def current_user(app: APIGatewayHttpResolver) -> str:
+def _verified_claims(app: HttpResolver) -> Mapping[str, Any]:
+    authorizer = app.current_event.request_context.authorizer
+    if authorizer and authorizer.jwt_claim:
+        return authorizer.jwt_claim
+    caller = app.caller
+    if caller.aws_sam_local and not caller.accepts_dev_tokens:
+        raise Unauthenticated(
+            f"the request carries no verified user (JWT claim 'sub'); sam local takes dev "
+            f"tokens only in the local stage (STAGE=local, events/env.json), never in "
+            f"{caller.stage}"
+        )
+    if not caller.accepts_dev_tokens or caller.dev_token_secret is None:
+        raise Unauthenticated("the request carries no verified user (JWT claim 'sub')")
+    # SAM's local mode runs no JWT authorizer: the dev token is checked here instead.
+    headers = app.current_event.headers or {}
+    try:
+        return dev_tokens.verify_authorization(
+            headers.get("authorization"), caller.dev_token_secret.get_secret_value()
+        )
+    except dev_tokens.DevTokenRejected as error:
+        raise Unauthenticated(f"sam local: the dev token is refused: {error}") from None
+
+
+def current_user(app: HttpResolver) -> str:
     """The caller, from the claims API Gateway's JWT authorizer verified. Never from the body.
+
+    Only in SAM's local mode in the local stage (CallerSettings.accepts_dev_tokens), where no
+    authorizer runs, from a dev token checked like the local stack checks it.
 
     The one place a user id enters: a subject that cannot name keys and rows is refused here,
     before any route stores or looks up anything under it (the authorizer checks the token's
     signature, never what its subject holds).
     """
-    authorizer = app.current_event.request_context.authorizer
-    subject = authorizer.jwt_claim.get("sub") if authorizer and authorizer.jwt_claim else None
+    subject = _verified_claims(app).get("sub")
     if not isinstance(subject, str) or not subject:
         raise Unauthenticated("the request carries no verified user (JWT claim 'sub')")
     problem = user_id_problem(subject)

@@ -12,7 +12,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal, Self, TypeVar
 
-from pydantic import Field, FilePath, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic import (
+    Field,
+    FilePath,
+    ModelWrapValidatorHandler,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -91,6 +99,13 @@ class DatabaseSettings(_Settings):
         description="CA certificates for verify-full: by default the RDS bundle in the layer.",
     )
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_url_is_unset(cls, value: Any) -> Any:
+        # The template declares DATABASE_URL as "" (so that sam local's env.json may set it):
+        # empty means the secret says where to connect.
+        return None if value == "" else value
+
     @model_validator(mode="wrap")
     @classmethod
     def _one_database_source(
@@ -130,7 +145,51 @@ class DatabaseSettings(_Settings):
         return self
 
 
-class IngestSettings(_Settings):
+class CallerSettings(_Settings):
+    """Where an HTTP function takes its caller from (hksync.http_api.current_user).
+
+    In AWS: the claims API Gateway's JWT authorizer verified, and nothing else. SAM's local mode
+    skips JWT authorizers, so there, and only in the local stage, a dev token (hksync.dev_tokens)
+    signed with ``DEV_TOKEN_SECRET`` (events/env.json) names the caller instead. The HTTP
+    functions' models include these variables, so template.yaml is checked to declare them.
+    """
+
+    aws_sam_local: bool = Field(
+        default=False,
+        description="Set to true by the SAM CLI in its containers (sam local invoke/start-api).",
+    )
+    dev_token_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "sam local only (events/env.json): the secret dev tokens are signed with. The "
+            "template declares it empty so that SAM lets env.json set it; ignored when deployed."
+        ),
+    )
+
+    @field_validator("dev_token_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # The template declares the variable as "" in every function (SAM only overrides
+        # variables the template declares): empty means no secret.
+        return None if value == "" else value
+
+    @property
+    def accepts_dev_tokens(self) -> bool:
+        """True only in SAM's local mode AND the local stage: a deployed stage (dev, staging,
+        prod) never takes the caller from a dev token, even if AWS_SAM_LOCAL is set."""
+        return self.aws_sam_local and self.stage == "local"
+
+    @model_validator(mode="after")
+    def _secret_for_sam_local(self) -> Self:
+        if self.accepts_dev_tokens and self.dev_token_secret is None:
+            raise ValueError(
+                "DEV_TOKEN_SECRET: missing: sam local in the local stage checks dev tokens with "
+                "it (sam local ... --env-vars events/env.json)"
+            )
+        return self
+
+
+class IngestSettings(CallerSettings):
     raw_bucket: str = Field(min_length=3, description="S3 bucket that holds every raw chunk.")
     #: API Gateway HTTP APIs take at most 10 MB and Lambda 6 MB per request (base64 included).
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=4_500_000)
@@ -146,7 +205,7 @@ class ProcessorSettings(DatabaseSettings):
     max_chunk_items: int = Field(default=MAX_CHUNK_ITEMS, ge=1, le=MAX_CHUNK_ITEMS)
 
 
-class QuerySettings(DatabaseSettings):
+class QuerySettings(DatabaseSettings, CallerSettings):
     database_role: ClassVar[str | None] = "hksync_query"
     #: Listed to count a sync's uploaded chunks before the processor has seen them.
     raw_bucket: str = Field(min_length=3)
@@ -166,7 +225,7 @@ class MigrationSettings(DatabaseSettings):
     )
 
 
-class RemindersSettings(DatabaseSettings):
+class RemindersSettings(DatabaseSettings, CallerSettings):
     """The reminders API: the database, and what every schedule it writes needs."""
 
     database_role: ClassVar[str | None] = "hksync_reminders"
@@ -196,7 +255,7 @@ class DispatcherSettings(DatabaseSettings):
     reminder_topic_arn: str = Field(min_length=1, description="SNS topic of delivered reminders.")
 
 
-class AccountSettings(DatabaseSettings):
+class AccountSettings(DatabaseSettings, CallerSettings):
     """The account function: erasing a user (``DELETE /v1/me``) and its background worker."""
 
     database_role: ClassVar[str | None] = "hksync_account"

@@ -45,10 +45,13 @@ def _local_up(arguments: argparse.Namespace) -> int:
 
 
 def _local_token(arguments: argparse.Namespace) -> int:
-    from hksync_tools.local.auth import issue_token, signing_secret
+    from hksync_tools.local.auth import issue_token, sam_local_secret, signing_secret
     from hksync_tools.local.stack import default_state_dir
 
-    secret = signing_secret(default_state_dir(PROJECT_ROOT))
+    if arguments.env_vars:
+        secret = sam_local_secret(arguments.env_vars)
+    else:
+        secret = signing_secret(default_state_dir(PROJECT_ROOT))
     print(issue_token(arguments.user, secret, valid_for=timedelta(hours=arguments.hours)))
     return 0
 
@@ -130,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     token = local_commands.add_parser("token", help="print a dev token for the local stack")
     token.add_argument("--user", required=True)
     token.add_argument("--hours", type=float, default=12.0)
+    token.add_argument(
+        "--env-vars",
+        type=Path,
+        default=None,
+        help="for `sam local`: sign with this env file's DEV_TOKEN_SECRET (events/env.json)",
+    )
     token.set_defaults(run=_local_token)
     invoke = local_commands.add_parser(
         "invoke", help="invoke a function with an event, like `sam local invoke`"

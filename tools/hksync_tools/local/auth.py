@@ -2,21 +2,21 @@
 signature, issuer, audience, expiry; then the claims reach the function in the event.
 
 This exists only locally: a deployed stack trusts Cognito or the configured issuer, never
-this secret.
+this secret. The check itself is hksync.dev_tokens, the one the functions use in `sam local`.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import jwt
 
-LOCAL_ISSUER: Final = "http://127.0.0.1:3000/local-issuer"
-LOCAL_AUDIENCE: Final = "hksync-local"
-_ALGORITHM: Final = "HS256"
+from hksync import dev_tokens
+from hksync.dev_tokens import LOCAL_AUDIENCE, LOCAL_ISSUER
 
 
 class Unauthorized(Exception):
@@ -33,6 +33,15 @@ def signing_secret(state_dir: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+def sam_local_secret(env_file: Path) -> str:
+    """The DEV_TOKEN_SECRET a `sam local --env-vars` file gives every function."""
+    variables = json.loads(env_file.read_text(encoding="utf-8")).get("Parameters", {})
+    secret = variables.get("DEV_TOKEN_SECRET")
+    if not isinstance(secret, str) or not secret:
+        raise ValueError(f"{env_file} gives no DEV_TOKEN_SECRET under Parameters")
+    return secret
+
+
 def issue_token(user_id: str, secret: str, *, valid_for: timedelta = timedelta(hours=12)) -> str:
     now = datetime.now(UTC)
     claims = {
@@ -43,28 +52,12 @@ def issue_token(user_id: str, secret: str, *, valid_for: timedelta = timedelta(h
         "exp": now + valid_for,
         "token_use": "access",
     }
-    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
+    return jwt.encode(claims, secret, algorithm=dev_tokens.ALGORITHM)
 
 
 def verify_authorization(header: str | None, secret: str) -> dict[str, Any]:
-    """The verified claims of a ``Bearer <token>`` header (API Gateway also accepts it bare).
-
-    Like API Gateway's JWT authorizer, this checks the token, not what its subject holds: the
-    functions refuse a subject that cannot be a user (hksync.http_api.current_user), here and
-    in AWS alike.
-    """
-    if not header:
-        raise Unauthorized("no Authorization header")
-    token = header.removeprefix("Bearer ").strip()
+    """The verified claims of a ``Bearer <token>`` header, as the authorizer passes them on."""
     try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            secret,
-            algorithms=[_ALGORITHM],
-            audience=LOCAL_AUDIENCE,
-            issuer=LOCAL_ISSUER,
-            options={"require": ["exp", "iss", "sub"]},
-        )
-    except jwt.PyJWTError as error:
+        return dev_tokens.verify_authorization(header, secret)
+    except dev_tokens.DevTokenRejected as error:
         raise Unauthorized(str(error)) from None
-    return claims
