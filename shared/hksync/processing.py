@@ -104,6 +104,8 @@ class ChunkProcessor:
         target = parse_key(key)
         if not isinstance(target, ChunkKey | CommitKey):
             return ObjectResult(key, Outcome.IGNORED)
+        # The user the key names: the ingest API wrote it under the verified caller's prefix.
+        self._repository.act_for(target.user_id)
         while True:
             # Each pass needs a new erasure of the user to fail; while one is pending the next
             # pass stops at the first barrier read. So this ends after one or two passes.
