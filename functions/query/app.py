@@ -144,7 +144,6 @@ def put_source_priority() -> Response[str]:
     require_json(app)
     user_id, priority = _caller(), parse_json(SourcePriority, body_bytes(app))
     stored = read_side.set_source_priority(_repository(user_id).summaries, user_id, priority)
-    )
     return json_response(HTTPStatus.OK, stored)
 
 
