@@ -136,6 +136,12 @@ def _put_priority(pipeline: Pipeline, user: str, sample_type: str, bundle_ids: l
     assert result.body == body
 
 
+def _wait_for_the_next_second() -> None:
+    """S3 tells an object's upload time to the second: an upload after this call is seen as
+    later than every upload before it."""
+    time.sleep(1.01 - time.time() % 1)
+
+
 def _hourly(zone: ZoneInfo, day: date) -> list[tuple[datetime, datetime]]:
     """The local day's clock hours as instants in the zone: 23, 24 or 25 of them."""
     start = datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
@@ -414,12 +420,6 @@ def test_putting_the_phone_first_changes_the_merged_total(pipeline: Pipeline) ->
 # --- window reconciliation -----------------------------------------------------------------
 
 
-def _wait_for_the_next_second() -> None:
-    """S3 tells an object's upload time to the second: an upload after this call is seen as
-    later than every upload before it."""
-    time.sleep(1.01 - time.time() % 1)
-
-
 def test_a_reconcile_window_tombstones_exactly_the_stored_samples_missing_from_it(
     pipeline: Pipeline, db: Any
 ) -> None:
@@ -657,6 +657,7 @@ def test_a_second_user_sees_none_of_it_on_any_read_route(pipeline: Pipeline) -> 
     _sync(pipeline, "anna", [], deleted=[phone["uuid"]])
     # Bob's own data: the same UUID, a deletion and an empty reconcile of Anna's walk.
     _sync(pipeline, "bob", [dict(watch, value=5)])
+    _wait_for_the_next_second()
     _sync(
         pipeline,
         "bob",
