@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 
 from tests.support.builders import SLEEP, WATCH, chunk
@@ -417,11 +418,27 @@ def test_putting_the_phone_first_changes_the_merged_total(pipeline: Pipeline) ->
     assert _totals(pipeline, "anna", day, day, DISTANCE) == {"2026-11-20": 1500}
 
 
+def test_a_bundle_id_that_is_not_one_is_refused_with_its_field(pipeline: Pipeline) -> None:
+    # A NUL cannot be stored in PostgreSQL text: it must be refused, never reach the database.
+    for bundle_id in ("com.example\x00app", "com.example app", ""):
+        body = {"sample_type": "*", "bundle_ids": [PHONE["bundle_id"], bundle_id]}
+        result = pipeline.call(
+            pipeline.query,
+            "PUT",
+            "/v1/me/source-priority",
+            {},
+            user="anna",
+            body=json.dumps(body).encode(),
+        )
+        assert result.status == 422, result.body
+        assert [detail["field"] for detail in result.body["details"]] == ["bundle_ids[1]"]
+
+
 # --- window reconciliation -----------------------------------------------------------------
 
 
 def test_a_reconcile_window_tombstones_exactly_the_stored_samples_missing_from_it(
-    pipeline: Pipeline, db: Any
+    pipeline: Pipeline, db: psycopg.Connection
 ) -> None:
     start = datetime(2026, 11, 10, 0, 0, tzinfo=BERLIN)
     end = start + timedelta(days=1)
