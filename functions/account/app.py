@@ -52,15 +52,19 @@ def _caller() -> str:
     return user_id
 
 
-def _erasures() -> ErasureRepository:
-    return ErasureRepository(connection(settings))
+def _erasures(user_id: str) -> ErasureRepository:
+    """The repository, acting for the verified caller: the database shows it nobody else."""
+    repository = ErasureRepository(connection(settings))
+    repository.act_for(user_id)
+    return repository
 
 
 @app.delete("/v1/me")
 def erase_me() -> Response[str]:
     """Erase every sample, sync, anchor, reminder and raw object of the caller (202)."""
+    user_id = _caller()
     view, created = erasure.request_erasure(
-        _erasures(), SqsErasureQueue(sqs_client(), settings.erasure_queue_url), _caller()
+        _erasures(user_id), SqsErasureQueue(sqs_client(), settings.erasure_queue_url), user_id
     )
     logger.info(
         "erasure requested" if created else "erasure requested again",
@@ -72,12 +76,15 @@ def erase_me() -> Response[str]:
 @app.get("/v1/me/erasure")
 def my_erasure() -> Response[str]:
     """The caller's latest erasure: pending, or complete with when and what."""
-    return json_response(HTTPStatus.OK, erasure.erasure_status(_erasures(), _caller()))
+    user_id = _caller()
+    return json_response(HTTPStatus.OK, erasure.erasure_status(_erasures(user_id), user_id))
 
 
 def _perform(record: SQSRecord) -> None:
     """One queued erasure. Raising fails this message alone (SQS redelivers it)."""
     request = ErasureRequested.model_validate_json(record.body)
+    # Acting for nobody until ErasureRepository.start finds whose erasure this is; the
+    # reminders repository shares the connection, and so the user.
     database = connection(settings)
     outcome = erasure.perform_erasure(
         ErasureRepository(database),

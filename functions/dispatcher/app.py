@@ -29,8 +29,11 @@ settings = settings_for(DispatcherSettings)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     occurrence = ReminderOccurrence.model_validate(event)
+    # The user the schedule's input names (hksync.reminders wrote it for the verified caller).
+    repository = ReminderRepository(connection(settings))
+    repository.act_for(occurrence.user_id)
     dispatcher = ReminderDispatcher(
-        ReminderRepository(connection(settings)),
+        repository,
         ReminderTopic(sns_client(), settings.reminder_topic_arn),
     )
     result = dispatcher.dispatch(occurrence)

@@ -52,14 +52,19 @@ def _caller() -> str:
     return user_id
 
 
+def _repository(user_id: str) -> SyncRepository:
+    """The repository, acting for the verified caller: the database shows it nobody else."""
+    repository = SyncRepository(connection(settings))
+    repository.act_for(user_id)
+    return repository
+
+
 @app.get("/v1/syncs/<sync_id>")
 def get_sync(sync_id: PathUuid) -> Response[str]:
     """A sync's state and counts: uploaded, processed, failed (with reasons), samples."""
+    user_id = _caller()
     status = query.sync_status(
-        SyncRepository(connection(settings)),
-        RawStore(s3_client(), settings.raw_bucket),
-        _caller(),
-        sync_id,
+        _repository(user_id), RawStore(s3_client(), settings.raw_bucket), user_id, sync_id
     )
     return json_response(HTTPStatus.OK, status)
 
@@ -74,16 +79,16 @@ def get_rejected_samples(
     limit: Annotated[int, Query(ge=1, le=REJECTED_PAGE_MAX)] = REJECTED_PAGE_DEFAULT,
 ) -> Response[str]:
     """The samples of a sync refused on their own (field and reason each), paged."""
-    page = query.rejected_samples(
-        SyncRepository(connection(settings)), _caller(), sync_id, after=after, limit=limit
-    )
+    user_id = _caller()
+    page = query.rejected_samples(_repository(user_id), user_id, sync_id, after=after, limit=limit)
     return json_response(HTTPStatus.OK, page)
 
 
 @app.get("/v1/anchors")
 def get_anchors() -> Response[str]:
     """The server's anchor per sample type, for an app resuming after a reinstall."""
-    anchors = query.anchors(SyncRepository(connection(settings)), _caller())
+    user_id = _caller()
+    anchors = query.anchors(_repository(user_id), user_id)
     return json_response(HTTPStatus.OK, anchors)
 
 
@@ -99,9 +104,10 @@ def get_samples(
     limit: Annotated[int, Query(ge=1, le=SAMPLE_PAGE_MAX)] = SAMPLE_PAGE_DEFAULT,
 ) -> Response[str]:
     """The caller's samples of one type over a time range, keyset-paged."""
+    user_id = _caller()
     page = read_side.samples_page(
-        SyncRepository(connection(settings)).summaries,
-        _caller(),
+        _repository(user_id).summaries,
+        user_id,
         sample_type,
         start,
         end,
@@ -125,8 +131,9 @@ def get_daily_summaries(
     end: Annotated[date, Query(description="Last local day, included.")],
 ) -> Response[str]:
     """Per local day: merged totals, discrete figures, sleep nights or workouts."""
+    user_id = _caller()
     summaries = read_side.daily_summaries(
-        SyncRepository(connection(settings)).summaries, _caller(), types.split(","), start, end
+        _repository(user_id).summaries, user_id, types.split(","), start, end
     )
     return json_response(HTTPStatus.OK, summaries)
 
@@ -135,11 +142,8 @@ def get_daily_summaries(
 def put_source_priority() -> Response[str]:
     """The app's order of sources for a type (or every type), highest first."""
     require_json(app)
-    stored = read_side.set_source_priority(
-        SyncRepository(connection(settings)).summaries,
-        _caller(),
-        parse_json(SourcePriority, body_bytes(app)),
-    )
+    user_id, priority = _caller(), parse_json(SourcePriority, body_bytes(app))
+    stored = read_side.set_source_priority(_repository(user_id).summaries, user_id, priority)
     return json_response(HTTPStatus.OK, stored)
 
 

@@ -50,8 +50,12 @@ def _caller() -> str:
     return user_id
 
 
-def _repository() -> ReminderRepository:
-    return ReminderRepository(connection(settings))
+def _repository(user_id: str | None) -> ReminderRepository:
+    """The repository, acting for the verified caller (the upkeep: for nobody; it reads across
+    users only through the functions the database gives it for that)."""
+    repository = ReminderRepository(connection(settings))
+    repository.act_for(user_id)
+    return repository
 
 
 def _schedules() -> ReminderSchedules:
@@ -71,8 +75,9 @@ def _schedules() -> ReminderSchedules:
 def create_reminder() -> Response[str]:
     """Create a reminder (201); the same reminder_id and content again is a no-op (200)."""
     require_json(app)
+    user_id = _caller()
     view, created = reminders.create_reminder(
-        _repository(), _schedules(), _caller(), body_bytes(app), datetime.now(UTC)
+        _repository(user_id), _schedules(), user_id, body_bytes(app), datetime.now(UTC)
     )
     if created:
         record(Metric.REMINDERS_SCHEDULED)
@@ -86,15 +91,17 @@ def create_reminder() -> Response[str]:
 @app.get("/v1/reminders")
 def list_reminders() -> Response[str]:
     """The caller's reminders."""
-    return json_response(HTTPStatus.OK, reminders.list_reminders(_repository(), _caller()))
+    user_id = _caller()
+    return json_response(HTTPStatus.OK, reminders.list_reminders(_repository(user_id), user_id))
 
 
 @app.put("/v1/reminders/<reminder_id>")
 def reschedule_reminder(reminder_id: PathUuid) -> Response[str]:
     """Give a reminder a new schedule (one-time or recurring)."""
     require_json(app)
+    user_id = _caller()
     view = reminders.reschedule_reminder(
-        _repository(), _schedules(), _caller(), reminder_id, body_bytes(app), datetime.now(UTC)
+        _repository(user_id), _schedules(), user_id, reminder_id, body_bytes(app), datetime.now(UTC)
     )
     logger.info("reminder rescheduled", extra={"reminder_id": str(reminder_id)})
     return json_response(HTTPStatus.OK, view)
@@ -103,7 +110,8 @@ def reschedule_reminder(reminder_id: PathUuid) -> Response[str]:
 @app.delete("/v1/reminders/<reminder_id>")
 def cancel_reminder(reminder_id: PathUuid) -> Response[str]:
     """Cancel a reminder for good; cancelling it again changes nothing."""
-    view = reminders.cancel_reminder(_repository(), _schedules(), _caller(), reminder_id)
+    user_id = _caller()
+    view = reminders.cancel_reminder(_repository(user_id), _schedules(), user_id, reminder_id)
     logger.info("reminder cancelled", extra={"reminder_id": str(reminder_id)})
     return json_response(HTTPStatus.OK, view)
 
@@ -128,7 +136,7 @@ def _upkeep(context: LambdaContext) -> dict[str, Any]:
     )
     logger.info("change event sweep", extra=asdict(published))
     report = reminder_upkeep.run_upkeep(
-        _repository(),
+        _repository(None),
         _schedules(),
         datetime.now(UTC),
         retention=timedelta(days=settings.reminder_delivery_retention_days),

@@ -18,7 +18,7 @@ from hksync.contract.field_errors import FieldError
 from hksync.contract.models import StoredCommit
 from hksync.contract.sample_rows import DecodedChunk
 from hksync.db.erasure import ErasureBarrier
-from hksync.db.samples import WriteCounts
+from hksync.db.samples import TouchedDay, WriteCounts
 from hksync.db.syncs import SyncRepository
 from hksync.errors import ContractViolation, HksyncError
 from hksync.ingest import stored_commit
@@ -104,6 +104,8 @@ class ChunkProcessor:
         target = parse_key(key)
         if not isinstance(target, ChunkKey | CommitKey):
             return ObjectResult(key, Outcome.IGNORED)
+        # The user the key names: the ingest API wrote it under the verified caller's prefix.
+        self._repository.act_for(target.user_id)
         while True:
             # Each pass needs a new erasure of the user to fail; while one is pending the next
             # pass stops at the first barrier read. So this ends after one or two passes.
@@ -200,7 +202,10 @@ class ChunkProcessor:
             else []
         )
         samples.record_rejections(user_id, sync_id, target.seq, chunk.sample_type, chunk.rejected)
-        touched = [(row.sample_type, row.local_date) for row in chunk.rows]
+        touched = [
+            TouchedDay(row.sample_type, row.local_date, row.end_at - row.start_at)
+            for row in chunk.rows
+        ]
         self._repository.summaries.mark_stale(
             user_id, stale_days_of([*touched, *gone, *reconciled])
         )

@@ -41,7 +41,13 @@ def sync_status(
             chunks_processed=0,
             chunks_failed=0,
             samples=SyncCounts(
-                received=0, inserted=0, updated=0, unchanged=0, deleted=0, rejected=0
+                received=0,
+                inserted=0,
+                updated=0,
+                unchanged=0,
+                deleted=0,
+                reconciled=0,
+                rejected=0,
             ),
             failed_chunks=[],
             committed_at=None,
@@ -67,6 +73,7 @@ def sync_status(
             updated=status.samples_updated,
             unchanged=status.samples_unchanged,
             deleted=status.samples_deleted,
+            reconciled=status.samples_reconciled,
             rejected=status.samples_rejected,
         ),
         failed_chunks=[

@@ -5,19 +5,26 @@ daily_summaries. A write marks the days it touched stale (``stale_days_of``, in 
 transaction); ``refresh`` computes stale days (the processor calls it when a sync completes,
 and every read for the days it asks). So a read of settled days is one index range, and a
 chunk's write costs one small upsert more.
+
+A day is computed from every sample overlapping it in absolute time, whatever the local date
+the sample starts on: one that started days before and runs into it (up to ``SAMPLE_REACH``),
+and one recorded in another zone (a traveller's, whose higher-priority source hides a lower
+one at the same instant).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from hksync.contract import read_side as views
+from hksync.contract.bounds import CUMULATIVE_SAMPLE_DAYS
 from hksync.contract.field_errors import FieldError
 from hksync.contract.types import SAMPLE_TYPES, WORKOUT_TYPE, Aggregation, SampleKind
+from hksync.db.samples import TouchedDay
 from hksync.db.summaries import StoredSource, SummaryRepository
 from hksync.errors import ContractViolation
 from hksync.summaries import (
@@ -30,9 +37,17 @@ from hksync.summaries import (
 )
 
 SLEEP_TYPE = "HKCategoryTypeIdentifierSleepAnalysis"
-#: Samples are selected by the local date of their start: one day back catches those that
-#: started the day before and run into the day (or night) summarised.
-_MARGIN = timedelta(days=1)
+#: How long a sample may last and still count on every day it covers: the longest span the
+#: contract expects of one sample (contract.bounds). A longer one counts on the days within
+#: this reach of its start only.
+SAMPLE_REACH: Final = timedelta(days=CUMULATIVE_SAMPLE_DAYS)
+#: The widest UTC offset either way (UTC+14, UTC-12): a local day lies within its UTC date
+#: widened by this.
+_ZONE_SLACK: Final = timedelta(hours=14)
+#: The shortest local day (a change to summer time): a sample lasting n of them may end n
+#: local days after the one it starts on, and one more past midnight.
+_SHORTEST_DAY: Final = timedelta(hours=23)
+_ONE_DAY: Final = timedelta(days=1)
 
 
 class SummaryStyle(StrEnum):
@@ -58,14 +73,25 @@ def summary_style(sample_type: str) -> SummaryStyle | None:
     )
 
 
-def stale_days_of(touched: Iterable[tuple[str, date | None]]) -> set[tuple[str, date]]:
-    """The days a write changes: each touched sample's local date, and the next day (a sample
-    may run past midnight; a sleep sample belongs to the night ending next morning)."""
+def stale_days_of(touched: Iterable[TouchedDay]) -> set[tuple[str, date]]:
+    """The days a write changes: each touched sample's local start date, the next one (it may
+    run past midnight; a sleep sample belongs to the night ending next morning), and one more
+    for each day it lasts (up to ``SAMPLE_REACH``); for sleep one more still, a night ending
+    at 18:00 on the day after the sample's last."""
     days = set()
-    for sample_type, local_date in touched:
-        if local_date is not None and summary_style(sample_type) is not None:
-            days.add((sample_type, local_date))
-            days.add((sample_type, local_date + _MARGIN))
+    for sample_type, local_date, span in touched:
+        if local_date is None:
+            continue
+        style = summary_style(sample_type)
+        if style is None:
+            continue
+        after = 1
+        if span is not None and span >= _SHORTEST_DAY:
+            after += min(span, SAMPLE_REACH) // _SHORTEST_DAY
+        if style is SummaryStyle.SLEEP and span:
+            after += 1
+        for offset in range(after + 1):
+            days.add((sample_type, local_date + timedelta(days=offset)))
     return days
 
 
@@ -88,7 +114,7 @@ def refresh(
         if style is not None:
             if sources is None:
                 sources = repository.sources(user_id)
-            samples = repository.samples(user_id, stale_type, lo - _MARGIN, hi)
+            samples = repository.samples(user_id, stale_type, *_window(lo, hi), SAMPLE_REACH)
             summaries = _summarise(repository, user_id, stale_type, style, samples, sources, lo, hi)
         repository.store(
             user_id,
@@ -97,6 +123,15 @@ def refresh(
         )
         computed_days += len(versions)
     return computed_days
+
+
+def _window(first: date, last: date) -> tuple[datetime, datetime]:
+    """An instant range holding every local day (and night: from 18:00 the day before) from
+    ``first`` to ``last``, in every zone."""
+    return (
+        datetime.combine(first - _ONE_DAY, time(0), UTC) - _ZONE_SLACK,
+        datetime.combine(last + _ONE_DAY, time(0), UTC) + _ZONE_SLACK,
+    )
 
 
 def _summarise(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any, Final, Literal, Self, TypeVar
+from typing import Any, ClassVar, Final, Literal, Self, TypeVar
 
 from pydantic import (
     Field,
@@ -68,6 +68,12 @@ def _init_details(error: ValidationError) -> list[InitErrorDetails]:
 
 class DatabaseSettings(_Settings):
     """Functions that reach PostgreSQL: a URL locally, a Secrets Manager secret in AWS."""
+
+    #: The database role the function works as (0009_roles_and_rls.sql grants each only what
+    #: its SQL uses); None: the role it signs in as, the schema's owner (the migration). Fixed
+    #: per function, not configured: functions that share a process (the local stack, the
+    #: tests) each keep their own.
+    database_role: ClassVar[str | None] = None
 
     database_url: str | None = Field(default=None, description="libpq URL (local and tests).")
     db_secret_arn: str | None = Field(
@@ -197,6 +203,7 @@ class IngestSettings(CallerSettings):
 
 
 class ProcessorSettings(DatabaseSettings):
+    database_role: ClassVar[str | None] = "hksync_processor"
     raw_bucket: str = Field(min_length=3)
     max_chunk_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     max_chunk_items: int = Field(default=MAX_CHUNK_ITEMS, ge=1, le=MAX_CHUNK_ITEMS)
@@ -207,6 +214,7 @@ class ProcessorSettings(DatabaseSettings):
 
 
 class QuerySettings(DatabaseSettings, CallerSettings):
+    database_role: ClassVar[str | None] = "hksync_query"
     #: Listed to count a sync's uploaded chunks before the processor has seen them.
     raw_bucket: str = Field(min_length=3)
 
@@ -228,6 +236,8 @@ class MigrationSettings(DatabaseSettings):
 class RemindersSettings(DatabaseSettings, CallerSettings):
     """The reminders API: the database, and what every schedule it writes needs; its hourly
     upkeep also publishes the change events left unpublished."""
+
+    database_role: ClassVar[str | None] = "hksync_reminders"
 
     reminder_schedule_group: str = Field(
         min_length=1, max_length=64, description="Scheduler schedule group of this stage."
@@ -256,11 +266,15 @@ class RemindersSettings(DatabaseSettings, CallerSettings):
 class DispatcherSettings(DatabaseSettings):
     """The reminder dispatcher: the database (the delivery ledger) and the SNS topic."""
 
+    database_role: ClassVar[str | None] = "hksync_dispatcher"
+
     reminder_topic_arn: str = Field(min_length=1, description="SNS topic of delivered reminders.")
 
 
 class AccountSettings(DatabaseSettings, CallerSettings):
     """The account function: erasing a user (``DELETE /v1/me``) and its background worker."""
+
+    database_role: ClassVar[str | None] = "hksync_account"
 
     raw_bucket: str = Field(min_length=3, description="Bucket whose user prefix is erased.")
     erasure_queue_url: str = Field(

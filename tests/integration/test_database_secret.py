@@ -81,4 +81,4 @@ def test_a_warm_process_picks_up_a_rotated_secret(secret_settings: dict[str, Any
 
     conn = connection.connection(settings)
 
-    assert conn.execute("SELECT current_user").fetchone() == (real_user,)
+    assert conn.execute("SELECT session_user").fetchone() == (real_user,)

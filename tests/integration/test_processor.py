@@ -248,6 +248,7 @@ def test_status_tells_all_unchanged_apart_from_failed(
         "updated": 0,
         "unchanged": 10,
         "deleted": 0,
+        "reconciled": 0,
         "rejected": 0,
     }
     assert status["failed_chunks"] == []

@@ -188,9 +188,9 @@ def read_state(conn: psycopg.Connection, user: str = USER) -> DatabaseState:
 
 #: Columns left out of :func:`table_contents`, and why (see the module's docstring).
 ORDER_DEPENDENT_COLUMNS = {
-    # Clock timestamps; the sync that last changed a row (for a sample sent twice, the copy
-    # processed first).
-    "health_samples": {"created_at", "updated_at", "deleted_at", "sync_id"},
+    # Clock timestamps; the sync that last changed a row and its object's upload time (for a
+    # sample sent twice, the copy processed first).
+    "health_samples": {"created_at", "updated_at", "deleted_at", "sync_id", "uploaded_at"},
     # The clock, and the inserted / updated / unchanged split.
     "sync_chunks": {"processed_at", "samples_inserted", "samples_updated", "samples_unchanged"},
     "sync_sessions": {

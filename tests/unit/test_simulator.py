@@ -533,6 +533,8 @@ def test_sources_devices_and_uuids_look_like_healthkit(
     assert kinds[watch_name] == DeviceKind.WATCH
     assert kinds["iPhone"] == DeviceKind.PHONE
     assert kinds["Health"] == DeviceKind.MANUAL
+    # Apps on the phone report the phone's product type, yet are apps, not the phone.
+    assert kinds["OMRON connect"] == kinds["MyFitnessPal"] == DeviceKind.APP
 
 
 def test_watch_and_iphone_both_count_the_same_walks(scenario: Scenario) -> None:

@@ -164,6 +164,4 @@ class SourcePriority(_View):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sample_type: Annotated[str, Field(pattern=r"^(\*|HK[A-Za-z0-9]{1,126})$")]
-    bundle_ids: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=64)
-    ]
+    bundle_ids: Annotated[list[BundleId], Field(max_length=64)]

@@ -63,6 +63,9 @@ class SyncCounts(_Response):
     updated: int
     unchanged: int = Field(description="Already stored with the same content: not rewritten.")
     deleted: int
+    reconciled: int = Field(
+        description="Tombstoned by a chunk's reconcile window: stored, but no longer in HealthKit."
+    )
     rejected: int = Field(
         description="Refused on their own (the rest of their chunk is stored): "
         "GET /v1/syncs/{sync_id}/rejected says which and why."

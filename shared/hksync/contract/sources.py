@@ -16,6 +16,7 @@ from hksync.contract.sample_rows import DeviceKind, SourceRow, source_key
 
 #: The Health app itself: what a person typed in by hand.
 HEALTH_APP_BUNDLE: Final = "com.apple.Health"
+APPLE_BUNDLE_PREFIX: Final = "com.apple."
 _SCALE_WORDS: Final = ("scale", "withings body", "renpho", "eufy")
 _RING_WORDS: Final = ("ring", "oura", "ultrahuman", "circular")
 
@@ -33,10 +34,13 @@ def device_kind(source: SourceIn, device: DeviceIn | None) -> DeviceKind:
     ).lower()
     if source.bundle_id == HEALTH_APP_BUNDLE and not product.startswith("watch"):
         return DeviceKind.MANUAL
-    if product.startswith("watch") or model == "watch":
-        return DeviceKind.WATCH
-    if product.startswith("iphone") or model == "iphone":
-        return DeviceKind.PHONE
+    # Every app on the phone reports the phone's product type: only Apple's own sources (the
+    # Watch's and the iPhone's sensors) are the devices themselves.
+    if source.bundle_id.startswith(APPLE_BUNDLE_PREFIX):
+        if product.startswith("watch") or model == "watch":
+            return DeviceKind.WATCH
+        if product.startswith("iphone") or model == "iphone":
+            return DeviceKind.PHONE
     if any(word in described for word in _SCALE_WORDS):
         return DeviceKind.SCALE
     if any(word in described for word in _RING_WORDS):

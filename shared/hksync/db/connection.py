@@ -7,6 +7,12 @@ Connections made with the Secrets Manager secret use TLS as DB_SSLMODE says: ver
 default) checks the server's certificate against the RDS CA bundle shipped in the layer and its
 name against the host. The migration, which may be the first to reach a paused Aurora
 Serverless v2 cluster, connects with :func:`connect_when_ready`.
+
+Each function works as its database role (``database_role`` of its settings; 0009 and
+docs/adr/0005): a connection takes it with SET ROLE as soon as it is made, one connection per
+role, so that functions sharing a process (the local stack, the tests) never share a role. Row
+level security shows a session only the rows of the user it acts for (:func:`act_for`); every
+checkout clears that, so a warm connection never carries one invocation's user into the next.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Final
 
 import boto3
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.pq import PGconn, Ping, TransactionStatus
 from tenacity import (
@@ -40,7 +47,11 @@ _FIRST_WAIT_S: Final = 1.0
 _LONGEST_WAIT_S: Final = 8.0
 _NOT_READY: Final = frozenset({Ping.REJECT, Ping.NO_RESPONSE})
 
-_connection: psycopg.Connection | None = None
+#: The setting every per-user table's policy compares user_id with (0009_roles_and_rls.sql).
+USER_SETTING: Final = "hksync.user_id"
+
+#: This process's connections, one per database role (None: the one it signs in as).
+_connections: dict[str | None, psycopg.Connection] = {}
 
 
 @cache
@@ -82,26 +93,40 @@ def conninfo(settings: DatabaseSettings) -> str:
 
 
 def connection(settings: DatabaseSettings) -> psycopg.Connection:
-    """This process's connection, alive (checked just now) and outside any transaction."""
-    global _connection
-    if _connection is not None and not _is_alive(_connection):
-        _connection.close()
-        _connection = None
-    if _connection is None:
-        _connection = _connect(settings)
-    return _connection
+    """This process's connection for the settings' role: alive (checked just now), outside any
+    transaction, and acting for no user until :func:`act_for` names one."""
+    role = settings.database_role
+    conn = _connections.get(role)
+    if conn is not None and not _is_alive(conn):
+        conn.close()
+        del _connections[role]
+        conn = None
+    if conn is None:
+        conn = _connections[role] = _connect(settings)
+    return conn
+
+
+def act_for(conn: psycopg.Connection, user_id: str | None) -> None:
+    """From now on this session reads and writes only the rows of ``user_id`` (None: nobody's),
+    until the next call or checkout. For the verified user of the work at hand, before it
+    starts: called inside a transaction, the setting would go with that transaction's rollback.
+
+    A session setting, not SET LOCAL, because the functions' reads run in autocommit; so the
+    connection must never be shared by a pooler that multiplexes transactions (ADR 0005)."""
+    conn.execute("SELECT set_config(%s, %s, false)", (USER_SETTING, user_id or ""))
 
 
 def _is_alive(conn: psycopg.Connection) -> bool:
-    """One round trip of an empty query, the check psycopg_pool's ConnectionPool.check_connection
-    makes (here by hand: a pool of one per Lambda process would add its worker threads and
-    nothing else). A dropped connection fails it, and psycopg marks it broken."""
+    """One round trip, the check psycopg_pool's ConnectionPool.check_connection makes (here by
+    hand: a pool of one per Lambda process would add its worker threads and nothing else), that
+    also clears the user the last invocation acted for. A dropped connection fails it, and
+    psycopg marks it broken."""
     if conn.closed or conn.broken:
         return False
     if conn.info.transaction_status != TransactionStatus.IDLE:
         return False  # left inside a transaction by a failed invocation: start clean
     try:
-        conn.execute("")
+        act_for(conn, None)
     except psycopg.Error:
         return False
     return True
@@ -111,14 +136,19 @@ def _connect(settings: DatabaseSettings) -> psycopg.Connection:
     # Autocommit: every write goes through an explicit transaction() block, and reads do not
     # leave a transaction open between invocations.
     try:
-        return psycopg.connect(conninfo(settings), autocommit=True)
+        conn = psycopg.connect(conninfo(settings), autocommit=True)
     except psycopg.OperationalError:
         if settings.database_url:
             raise
         # RDS rotates the managed master password (every 7 days by default): a warm process
         # still holds the old one. Read the secret again, once, before giving up.
         conninfo.cache_clear()
-        return psycopg.connect(conninfo(settings), autocommit=True)
+        conn = psycopg.connect(conninfo(settings), autocommit=True)
+    if settings.database_role is not None:
+        # Signed in as the role itself this changes nothing; signed in as the owner (a member
+        # of every function role) it drops everything the role does not hold.
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(settings.database_role)))
+    return conn
 
 
 def connect_when_ready(
@@ -161,7 +191,5 @@ def _log_retry(state: RetryCallState) -> None:
 
 
 def close() -> None:
-    global _connection
-    if _connection is not None:
-        _connection.close()
-        _connection = None
+    while _connections:
+        _connections.popitem()[1].close()

@@ -13,6 +13,8 @@ from uuid import UUID, uuid4
 import psycopg
 from psycopg.rows import class_row
 
+from hksync.db.connection import act_for
+
 _COLUMNS: Final = (
     "erasure_id, user_id, state, requested_at, started_at, completed_at, attempts, "
     "objects_deleted, samples_deleted, syncs_deleted, anchors_deleted, reminders_deleted"
@@ -78,6 +80,11 @@ class ErasureRepository:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
 
+    def act_for(self, user_id: str | None) -> None:
+        """Rows of this user only, from now on (hksync.db.connection.act_for): called with the
+        verified user before the work, outside a transaction."""
+        act_for(self._conn, user_id)
+
     def _one(self, query: str, params: tuple[object, ...]) -> Erasure | None:
         with self._conn.cursor(row_factory=class_row(Erasure)) as cursor:
             return cursor.execute(query, params).fetchone()
@@ -112,7 +119,13 @@ class ErasureRepository:
         return self._one(f"SELECT {_COLUMNS} FROM erasures WHERE erasure_id = %s", (erasure_id,))
 
     def start(self, erasure_id: UUID) -> Erasure | None:
-        """Counts an attempt at a pending erasure; None when it is unknown or already done."""
+        """Acts for the erasure's user from now on (the worker knows only the erasure's id) and
+        counts an attempt at it; None when it is unknown or already done."""
+        row = self._conn.execute("SELECT hksync_erasure_user(%s)", (erasure_id,)).fetchone()
+        user_id = row[0] if row else None
+        if user_id is None:
+            return None
+        self.act_for(user_id)
         return self._one(
             f"""UPDATE erasures SET attempts = attempts + 1,
                        started_at = COALESCE(started_at, now())

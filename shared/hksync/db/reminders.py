@@ -13,6 +13,8 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import class_row
 
+from hksync.db.connection import act_for
+
 
 @dataclass(frozen=True, slots=True)
 class Reminder:
@@ -69,6 +71,11 @@ class ReminderRepository:
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
+
+    def act_for(self, user_id: str | None) -> None:
+        """Rows of this user only, from now on (hksync.db.connection.act_for): called with the
+        verified user before the work, outside a transaction."""
+        act_for(self._conn, user_id)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -152,14 +159,15 @@ class ReminderRepository:
         )
 
     # --- upkeep (hksync.reminder_upkeep): every user's rows, for the scheduled job -----------
+    # Through the two functions of 0009_roles_and_rls.sql: the only reads across users the
+    # reminders role may make.
 
     def live(self, after: datetime) -> list[Reminder]:
         """Every reminder that should have a schedule: scheduled, and recurring or due after
         ``after``. Oldest first."""
         with self._conn.cursor(row_factory=class_row(Reminder)) as cursor:
             return cursor.execute(
-                f"""SELECT {_COLUMNS} FROM reminders
-                    WHERE state = 'scheduled' AND (cron IS NOT NULL OR fire_at > %s)
+                f"""SELECT {_COLUMNS} FROM hksync_live_reminders(%s)
                     ORDER BY created_at, user_id, reminder_id""",
                 (after,),
             ).fetchall()
@@ -167,11 +175,10 @@ class ReminderRepository:
     def purge_deliveries(self, published_before: datetime) -> int:
         """Deletes the ledger rows of occurrences published before the given time; returns how
         many. Rows never confirmed published stay: they are for operators to look at."""
-        return self._conn.execute(
-            """DELETE FROM reminder_deliveries
-               WHERE state = 'published' AND published_at < %s""",
-            (published_before,),
-        ).rowcount
+        row = self._conn.execute(
+            "SELECT hksync_purge_deliveries(%s)", (published_before,)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     # --- the dispatcher's side -----------------------------------------------------------------
 

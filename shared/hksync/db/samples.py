@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Final, NamedTuple
 from uuid import UUID
 
@@ -118,7 +118,7 @@ _CLEARED_ON_TOMBSTONE: Final = tuple(name for name in _COLUMNS[1:] if name != "s
 _TOMBSTONE = f"""
     WITH before AS (
         -- The live rows about to go, as they are: their days change.
-        SELECT sample_type, local_date FROM health_samples
+        SELECT sample_type, local_date, end_at - start_at AS span FROM health_samples
         WHERE user_id = %(user_id)s AND uuid = ANY(%(uuids)s::uuid[]) AND deleted_at IS NULL
     ), gone AS (
         INSERT INTO health_samples AS h (user_id, uuid, sample_type, sync_id, deleted_at,
@@ -133,20 +133,22 @@ _TOMBSTONE = f"""
         WHERE h.deleted_at IS NULL
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM gone), NULL, NULL
+    SELECT (SELECT count(*) FROM gone), NULL, NULL, NULL::interval
     UNION ALL
-    SELECT NULL, sample_type, local_date FROM before
+    SELECT NULL, sample_type, local_date, span FROM before
 """
 # Window reconciliation: live rows of the type starting in [start, end) that HealthKit no longer
 # holds, written by objects uploaded before this one (never a sample a later upload brought).
+# Strictly before: S3 gives upload times to the second, so an object of the same second may
+# be a later one; such a row is kept, for the next window to judge.
 _RECONCILE = f"""
     WITH before AS (
-        SELECT uuid, local_date FROM health_samples
+        SELECT uuid, local_date, end_at - start_at AS span FROM health_samples
         WHERE user_id = %(user_id)s AND sample_type = %(sample_type)s
           AND deleted_at IS NULL AND correlation_uuid IS NULL
           AND start_at >= %(start)s AND start_at < %(end)s
           AND uuid <> ALL(%(uuids)s::uuid[])
-          AND (uploaded_at IS NULL OR uploaded_at <= %(uploaded_at)s)
+          AND (uploaded_at IS NULL OR uploaded_at < %(uploaded_at)s)
         ORDER BY uuid
         FOR UPDATE
     )
@@ -156,7 +158,7 @@ _RECONCILE = f"""
         {", ".join(f"{name} = NULL" for name in _CLEARED_ON_TOMBSTONE)}
     FROM before
     WHERE h.user_id = %(user_id)s AND h.uuid = before.uuid
-    RETURNING 1, h.sample_type, before.local_date
+    RETURNING h.sample_type, before.local_date, before.span
 """
 _SOURCE_FIELDS: Final = SourceRow._fields
 _INSERT_SOURCES = f"""
@@ -170,10 +172,12 @@ _INSERT_SOURCES = f"""
 
 
 class TouchedDay(NamedTuple):
-    """A local day of one type whose samples a write changed (None: a row never seen)."""
+    """A sample a write changed: its type, the local day it starts on and how long it lasts
+    (None: a row never seen), for the days whose summaries change."""
 
     sample_type: str
     local_date: date | None
+    span: timedelta | None
 
 
 def _text(value: str | None) -> str | None:
@@ -283,8 +287,10 @@ class SampleRepository:
                 "uploaded_at": uploaded_at,
             },
         ).fetchall()
-        changed = next(int(count) for count, _, _ in rows if count is not None)
-        return changed, [TouchedDay(kind, day) for count, kind, day in rows if count is None]
+        changed = next(int(count) for count, _, _, _ in rows if count is not None)
+        return changed, [
+            TouchedDay(kind, day, span) for count, kind, day, span in rows if count is None
+        ]
 
     def reconcile(
         self,
@@ -309,7 +315,7 @@ class SampleRepository:
                 "uploaded_at": uploaded_at,
             },
         ).fetchall()
-        return [TouchedDay(kind, day) for _, kind, day in rows]
+        return [TouchedDay(kind, day, span) for kind, day, span in rows]
 
     def record_rejections(
         self,

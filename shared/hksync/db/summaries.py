@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
 
@@ -89,18 +89,28 @@ class SummaryRepository:
         return stale
 
     def samples(
-        self, user_id: str, sample_type: str, first: date, last: date
+        self, user_id: str, sample_type: str, start: datetime, end: datetime, reach: timedelta
     ) -> list[SummarySample]:
-        """The live samples of a type whose local date (of their start) is in [first, last]."""
+        """The live samples of a type overlapping [start, end) (or an instant in it) that
+        started at most ``reach`` before ``start``: one range of the (user, type, start) index,
+        whatever the local dates."""
         with self._conn.cursor() as cursor:
             rows = cursor.execute(
                 """SELECT uuid, start_at, end_at, source_key, time_zone, start_offset_s, value,
                           category_value, activity_type, duration_s, total_energy_kcal,
                           total_distance_m
                    FROM health_samples
-                   WHERE user_id = %s AND sample_type = %s AND deleted_at IS NULL
-                     AND local_date BETWEEN %s AND %s""",
-                (user_id, sample_type, first, last),
+                   WHERE user_id = %(user_id)s AND sample_type = %(sample_type)s
+                     AND deleted_at IS NULL
+                     AND start_at >= %(reach_from)s AND start_at < %(end)s
+                     AND end_at >= %(start)s""",
+                {
+                    "user_id": user_id,
+                    "sample_type": sample_type,
+                    "reach_from": start - reach,
+                    "start": start,
+                    "end": end,
+                },
             ).fetchall()
         return [
             SummarySample(

@@ -16,6 +16,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from hksync.db.change_events import record_sync_completed
+from hksync.db.connection import act_for
 from hksync.db.erasure import ErasureBarrier, erasure_barrier
 from hksync.db.samples import SampleRepository, WriteCounts
 from hksync.db.summaries import SummaryRepository
@@ -66,6 +67,11 @@ class SyncRepository:
         self._conn = conn
         self.samples = SampleRepository(conn)
         self.summaries = SummaryRepository(conn)
+
+    def act_for(self, user_id: str | None) -> None:
+        """Rows of this user only, from now on (hksync.db.connection.act_for): called with the
+        verified user before the work, outside a transaction."""
+        act_for(self._conn, user_id)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
