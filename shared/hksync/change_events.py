@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
-from hksync.db.change_events import ChangeEventRepository
+from hksync.db.change_events import ChangeEventRepository, Claim
 from hksync.observability import logger
 from hksync.ports import ChangeEventBus
 
@@ -40,19 +40,11 @@ class PublishReport:
         return PublishReport(self.published + other.published, self.failed + other.failed)
 
 
-def _publish_claimed(
-    outbox: ChangeEventRepository,
-    bus: ChangeEventBus,
-    *,
-    limit: int,
-    user_id: str | None = None,
-    sync_id: UUID | None = None,
-) -> PublishReport:
-    with outbox.claim_unpublished(limit=limit, user_id=user_id, sync_id=sync_id) as claim:
-        if not claim.events:
-            return PublishReport()
-        outcome = bus.publish([event.detail for event in claim.events])
-        claim.mark_published(outcome.accepted)
+def _publish_claimed(claim: Claim, bus: ChangeEventBus) -> PublishReport:
+    if not claim.events:
+        return PublishReport()
+    outcome = bus.publish([event.detail for event in claim.events])
+    claim.mark_published(outcome.accepted)
     if outcome.failed:
         logger.warning(
             "change events not published; the hourly upkeep publishes them again",
@@ -69,7 +61,9 @@ def publish_sync_event(
 ) -> PublishReport:
     """Publishes the sync's event if it is written and not published yet (nothing otherwise:
     a sync not complete, or one whose event went out already)."""
-    return _publish_claimed(outbox, bus, limit=1, user_id=user_id, sync_id=sync_id)
+    outbox.act_for(user_id)
+    with outbox.claim_unpublished(user_id, sync_id) as claim:
+        return _publish_claimed(claim, bus)
 
 
 def sweep(
@@ -80,7 +74,8 @@ def sweep(
     and the next run tries again."""
     total = PublishReport()
     while time_left_s() > 0:
-        report = _publish_claimed(outbox, bus, limit=SWEEP_BATCH)
+        with outbox.claim_unpublished_of_everyone(limit=SWEEP_BATCH) as claim:
+            report = _publish_claimed(claim, bus)
         total += report
         if report.failed or report.published < SWEEP_BATCH:
             break

@@ -261,7 +261,7 @@ def test_a_publisher_never_publishes_an_event_another_is_publishing(
     with (
         psycopg.connect(database_url, autocommit=True) as first,
         psycopg.connect(database_url, autocommit=True) as second,
-        ChangeEventRepository(first).claim_unpublished(limit=10) as claim,
+        ChangeEventRepository(first).claim_unpublished_of_everyone(limit=10) as claim,
     ):
         # While the first holds the event (mid-publish), the second finds nothing to publish.
         assert (

@@ -28,6 +28,12 @@ REFUSED = {
         "UPDATE source_priorities SET bundle_ids = '{}'",
         "SELECT * FROM hksync_live_reminders(now())",
         "SELECT hksync_erasure_user(gen_random_uuid())",
+        # Change events: written and marked published, never changed otherwise or deleted;
+        # every user's only through the upkeep's functions, which are not the processor's.
+        "UPDATE change_events SET detail = '{}'",
+        "DELETE FROM change_events",
+        "SELECT * FROM hksync_claim_unpublished_change_events(10)",
+        "SELECT hksync_change_events_published(ARRAY[gen_random_uuid()])",
     ],
     "hksync_query": [
         "INSERT INTO health_samples (user_id, uuid, sample_type, deleted_at) "
@@ -40,6 +46,7 @@ REFUSED = {
         "SELECT * FROM reminders",
         "SELECT * FROM erasures",
         "SELECT hksync_purge_deliveries(now())",
+        "SELECT * FROM change_events",
     ],
     "hksync_reminders": [
         "SELECT * FROM health_samples",
@@ -48,6 +55,9 @@ REFUSED = {
         "SELECT * FROM reminder_deliveries",
         "SELECT * FROM erasures",
         "SELECT hksync_erasure_user(gen_random_uuid())",
+        # The sweep reaches change events only through its two functions.
+        "SELECT * FROM change_events",
+        "UPDATE change_events SET published_at = now()",
     ],
     "hksync_dispatcher": [
         "SELECT * FROM health_samples",
@@ -56,6 +66,8 @@ REFUSED = {
         "DELETE FROM reminders",
         "SELECT * FROM erasures",
         "SELECT * FROM hksync_live_reminders(now())",
+        "SELECT * FROM change_events",
+        "SELECT * FROM hksync_claim_unpublished_change_events(10)",
     ],
     "hksync_account": [
         "INSERT INTO health_samples (user_id, uuid, sample_type, deleted_at) "
@@ -67,6 +79,8 @@ REFUSED = {
         "UPDATE reminders SET title = 't'",
         "DELETE FROM erasures",
         "SELECT * FROM hksync_live_reminders(now())",
+        "SELECT * FROM change_events",
+        "SELECT hksync_change_events_published(ARRAY[gen_random_uuid()])",
     ],
     OPS_ROLE: [
         "INSERT INTO sync_sessions (user_id, sync_id) VALUES ('alice', gen_random_uuid())",
@@ -74,6 +88,7 @@ REFUSED = {
         "DELETE FROM reminders",
         "UPDATE erasures SET attempts = 0",
         "DELETE FROM reminder_deliveries",
+        "UPDATE change_events SET published_at = now()",
     ],
 }
 

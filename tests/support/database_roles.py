@@ -116,3 +116,8 @@ def seed_user(db: psycopg.Connection, user: str) -> None:
            VALUES (%s, %s, 'complete', now())""",
         (uuid.uuid4(), user),
     )
+    db.execute(
+        """INSERT INTO change_events (event_id, user_id, sync_id, detail)
+           VALUES (%s, %s, %s, '{}')""",
+        (uuid.uuid4(), user, sync_id),
+    )

@@ -21,6 +21,7 @@ from hksync.contract.change_events import (
     SyncCounts,
     TimeRange,
 )
+from hksync.db.connection import act_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +101,19 @@ class Claim:
 
     events: list[StoredChangeEvent]
     _conn: psycopg.Connection
+    #: Claimed across users (the sweep): marked through the owner's function, as claimed.
+    _of_everyone: bool = False
 
     def mark_published(self, event_ids: Iterable[UUID]) -> None:
         """Records that the bus accepted these events; committed when the claim ends."""
+        ids = list(event_ids)
+        if self._of_everyone:
+            self._conn.execute("SELECT hksync_change_events_published(%s)", (ids,))
+            return
         self._conn.execute(
             """UPDATE change_events SET published_at = now()
                WHERE event_id = ANY(%s) AND published_at IS NULL""",
-            (list(event_ids),),
+            (ids,),
         )
 
 
@@ -116,26 +123,38 @@ class ChangeEventRepository:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
 
+    def act_for(self, user_id: str) -> None:
+        """Rows of this user only, from now on (hksync.db.connection.act_for): called with the
+        user of the sync whose event is published, before claiming it."""
+        act_for(self._conn, user_id)
+
     @contextmanager
-    def claim_unpublished(
-        self, *, limit: int, user_id: str | None = None, sync_id: UUID | None = None
-    ) -> Iterator[Claim]:
-        """Up to ``limit`` of the oldest unpublished events (of one sync, given its user and id),
-        locked in a transaction for the caller to publish and mark. Events another publisher
-        holds are skipped, not waited for: they are being published."""
+    def claim_unpublished(self, user_id: str, sync_id: UUID) -> Iterator[Claim]:
+        """The sync's event if it is not published yet (nothing, or it), locked in a
+        transaction for the caller to publish and mark. An event another publisher holds is
+        skipped, not waited for: it is being published."""
         with self._conn.transaction():
             rows = self._conn.execute(
                 """SELECT event_id, user_id, sync_id, detail, created_at, published_at
                    FROM change_events
-                   WHERE published_at IS NULL
-                     AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
-                     AND (%(sync_id)s::uuid IS NULL OR sync_id = %(sync_id)s)
-                   ORDER BY created_at, event_id
-                   LIMIT %(limit)s
+                   WHERE user_id = %s AND sync_id = %s AND published_at IS NULL
                    FOR UPDATE SKIP LOCKED""",
-                {"user_id": user_id, "sync_id": sync_id, "limit": limit},
+                (user_id, sync_id),
             ).fetchall()
             yield Claim([_stored(row) for row in rows], self._conn)
+
+    @contextmanager
+    def claim_unpublished_of_everyone(self, *, limit: int) -> Iterator[Claim]:
+        """Up to ``limit`` of the oldest unpublished events of every user (the sweep, before a
+        user is known: through the owner's function of 0010_change_events.sql), locked the
+        same way."""
+        with self._conn.transaction():
+            rows = self._conn.execute(
+                """SELECT event_id, user_id, sync_id, detail, created_at, published_at
+                   FROM hksync_claim_unpublished_change_events(%s)""",
+                (limit,),
+            ).fetchall()
+            yield Claim([_stored(row) for row in rows], self._conn, _of_everyone=True)
 
     def recent(
         self, *, user_id: str | None, since: datetime | None, limit: int
