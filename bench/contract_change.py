@@ -61,9 +61,6 @@ BASELINE: Final = "a688803a0bc25d1455053a144ff447eefb4e07f9"
 USER: Final = "bench-contract-user"
 BUCKET: Final = "hksync-bench-contract"
 VERSIONS: Final = ("before", "after")
-#: What a source held at BASELINE: its strict model refuses any other key (the simulator's
-#: sources now also carry product_type and operating_system_version).
-SOURCE_FIELDS_BEFORE: Final = ("name", "bundle_id", "version")
 #: Issue 14's requirement: no slower per sample than before the change.
 TARGET: Final = "no slower per sample (at most 1.00x)"
 
@@ -106,7 +103,11 @@ def run(
             return section
         rows: list[list[str]] = []
         payload = data.encoded(
-            next(data.chunk_bodies(_readable_before(data.heart_rates(count)), sync_id=uuid.uuid4()))
+            next(
+                data.chunk_bodies(
+                    data.with_pydantic_sources(data.heart_rates(count)), sync_id=uuid.uuid4()
+                )
+            )
         )
         old_chunk = old.module("contract.models").Chunk
 
@@ -233,22 +234,6 @@ def _write_path(
     return results
 
 
-def _readable_before(samples: list[data.Sample]) -> list[data.Sample]:
-    """The samples with sources as BASELINE's contract reads them, so both versions decode
-    the same bytes."""
-    return [
-        {
-            **sample,
-            "source": {
-                name: value
-                for name, value in sample["source"].items()
-                if name in SOURCE_FIELDS_BEFORE
-            },
-        }
-        for sample in samples
-    ]
-
-
 def _spread(figure: Figure) -> Spread:
     assert figure.spread is not None
     return figure.spread
@@ -295,7 +280,8 @@ def _processor(
         def upload(samples: int, seed: int) -> None:
             body = next(
                 data.chunk_bodies(
-                    _readable_before(data.heart_rates(samples, seed=seed)), sync_id=uuid.uuid4()
+                    data.with_pydantic_sources(data.heart_rates(samples, seed=seed)),
+                    sync_id=uuid.uuid4(),
                 )
             )
             key = str(ChunkKey(USER, uuid.UUID(body["sync_id"]), body["seq"]))

@@ -119,6 +119,28 @@ def heavy_steps(
     return samples
 
 
+#: What a source held in the pydantic contract (up to issue 14): its strict model refuses any
+#: other key, and the simulator's sources now also carry product_type and
+#: operating_system_version.
+PYDANTIC_SOURCE_FIELDS: Final = ("name", "bundle_id", "version")
+
+
+def with_pydantic_sources(samples: Sequence[Sample]) -> list[Sample]:
+    """The samples with sources as the pydantic contract reads them, so that a revision from
+    before issue 14 and today's decode the same bytes."""
+    return [
+        {
+            **sample,
+            "source": {
+                name: value
+                for name, value in sample["source"].items()
+                if name in PYDANTIC_SOURCE_FIELDS
+            },
+        }
+        for sample in samples
+    ]
+
+
 def with_changed_values(samples: Sequence[Sample], every: int = 2) -> list[Sample]:
     """The same samples with every ``every``-th value changed (a re-upload of edited data)."""
     return [
