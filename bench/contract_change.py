@@ -135,8 +135,9 @@ def run(
         )
         if fresh.met is False:
             fresh.note += (
-                f"; the wider row ({_wal_growth(writes['fresh'][1]) - 1:.0%} more WAL) and its "
-                "local-date index"
+                f"; the wider row ({_wal_growth(writes['fresh'][1]) - 1:.0%} more WAL) and two "
+                "more indexes per row than then: the local-date one (0006) and the read side's "
+                "paging one (0007)"
             )
         unchanged = _add(
             section,
@@ -383,10 +384,13 @@ def _reading(
         "decoder now builds the row itself, so neither half alone is like for like; the whole "
         "processor is. What the decoder does per sample in Python: the clock-skew and era "
         "checks, the unit conversion and plausible range of the type, the zone and local "
-        "date, the source key, the row; what each row costs the database now: eight more "
-        f"columns ({wal_growth - 1:.0%} more WAL for a fresh insert), the local-date index and "
-        "the table's CHECKs (migration 0006), and one sources statement per chunk. Migration "
-        "0006 has no foreign key from health_samples to sources: this section measured its "
-        "per-row check at about 18% of a fresh write, and the one writer inserts a chunk's "
-        "sources first, in the same transaction, so the key guarded nothing the code does not."
+        "date, the source key, the row; what each row costs the database now: more columns "
+        f"(eight in 0006, the upload time in 0007: {wal_growth - 1:.0%} more WAL for a fresh "
+        "insert), two more indexes (the local date, 0006; the read side's paging order, "
+        "0007), the table's CHECKs, and one sources statement per chunk. The whole processor "
+        "after also does what issue 15 added to a chunk's transaction (marking the days it "
+        "touched stale: section 8). Migration 0006 has no foreign key from health_samples to "
+        "sources: this section measured its per-row check at about 18% of a fresh write, and "
+        "the one writer inserts a chunk's sources first, in the same transaction, so the key "
+        "guarded nothing the code does not."
     )
