@@ -28,6 +28,7 @@ from bench import (
     optimisations,
     processor,
     report,
+    summaries,
     write_path,
 )
 from bench.cpu import RunShare, Share
@@ -42,6 +43,7 @@ SECTIONS: dict[str, Callable[..., Section]] = {
     "cold_start": cold_start.run,
     "optimisations": optimisations.run,
     "contract_change": contract_change.run,
+    "summaries": summaries.run,
 }
 
 

@@ -7,7 +7,8 @@ read from git (bench.revisions): "before" is revision 902f2b4 (BEFORE), the last
 work, and "after" is revision a688803 (AFTER), the last with those models. Each runs beside
 the other in interleaved rounds, against a database migrated by its own revision's migrations:
 
-- validating a 20,000-sample heart-rate chunk (Chunk.model_validate_json);
+- validating a 20,000-sample heart-rate chunk (Chunk.model_validate_json), its sources as the
+  pydantic contract reads them (name, bundle id, version: bench.data.with_pydantic_sources);
 - upserting its 20,000 samples, fresh and all unchanged (each version on its own connection);
 - importing the contract models in a fresh process (cold start).
 
@@ -80,7 +81,11 @@ def run(
 
         progress("optimisations: validation")
         payload = data.encoded(
-            next(data.chunk_bodies(data.heart_rates(count), sync_id=uuid.uuid4()))
+            next(
+                data.chunk_bodies(
+                    data.with_pydantic_sources(data.heart_rates(count)), sync_id=uuid.uuid4()
+                )
+            )
         )
         chunk_models = {
             name: version.module("contract.models").Chunk for name, version in versions.items()
