@@ -9,7 +9,7 @@ and its anchors advance, only when its commit and every one of its chunks are st
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from hksync.codec import decode_body
@@ -202,10 +202,14 @@ class ChunkProcessor:
             else []
         )
         samples.record_rejections(user_id, sync_id, target.seq, chunk.sample_type, chunk.rejected)
-        touched = [
-            TouchedDay(row.sample_type, row.local_date, row.end_at - row.start_at)
-            for row in chunk.rows
-        ]
+        # The longest sample per type and local date says which days the chunk touched: the
+        # days of shorter ones starting that day are among them (one entry per day, not per row).
+        longest: dict[tuple[str, date], timedelta] = {}
+        for row in chunk.rows:
+            key, span = (row.sample_type, row.local_date), row.end_at - row.start_at
+            if span >= longest.get(key, span):
+                longest[key] = span
+        touched = [TouchedDay(kind, day, span) for (kind, day), span in longest.items()]
         self._repository.summaries.mark_stale(
             user_id, stale_days_of([*touched, *gone, *reconciled])
         )
