@@ -169,9 +169,7 @@ def _reads(
                 repository.samples.upsert_samples(USER, sync_id, chunk.rows, chunk.sources)
                 repository.summaries.mark_stale(
                     USER,
-                    read_side.stale_days_of(
-                        (row.sample_type, row.local_date) for row in chunk.rows
-                    ),
+                    read_side.stale_days_of(read_side.touched_by(chunk.rows)),
                 )
         seed_s = time.perf_counter() - started
         conn.execute("VACUUM ANALYZE health_samples")
@@ -492,11 +490,7 @@ def _touched_days_us(samples: Sequence[data.Sample]) -> float:
     (chunk,) = data.decoded(samples)
     seconds = median(
         [
-            stopwatch(
-                lambda: read_side.stale_days_of(
-                    [(row.sample_type, row.local_date) for row in chunk.rows]
-                )
-            )
+            stopwatch(lambda: read_side.stale_days_of(read_side.touched_by(chunk.rows)))
             for _ in range(5)
         ]
     )

@@ -9,7 +9,7 @@ and its anchors advance, only when its commit and every one of its chunks are st
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from hksync.codec import decode_body
@@ -18,13 +18,13 @@ from hksync.contract.field_errors import FieldError
 from hksync.contract.models import StoredCommit
 from hksync.contract.sample_rows import DecodedChunk
 from hksync.db.erasure import ErasureBarrier
-from hksync.db.samples import TouchedDay, WriteCounts
+from hksync.db.samples import WriteCounts
 from hksync.db.syncs import SyncRepository
 from hksync.errors import ContractViolation, HksyncError
 from hksync.ingest import stored_commit
 from hksync.keys import ChunkKey, CommitKey, parse_key
 from hksync.ports import RawObjects
-from hksync.read_side import refresh, stale_days_of
+from hksync.read_side import refresh, stale_days_of, touched_by
 
 
 class Outcome(StrEnum):
@@ -202,16 +202,8 @@ class ChunkProcessor:
             else []
         )
         samples.record_rejections(user_id, sync_id, target.seq, chunk.sample_type, chunk.rejected)
-        # The longest sample per type and local date says which days the chunk touched: the
-        # days of shorter ones starting that day are among them (one entry per day, not per row).
-        longest: dict[tuple[str, date], timedelta] = {}
-        for row in chunk.rows:
-            key, span = (row.sample_type, row.local_date), row.end_at - row.start_at
-            if span >= longest.get(key, span):
-                longest[key] = span
-        touched = [TouchedDay(kind, day, span) for (kind, day), span in longest.items()]
         self._repository.summaries.mark_stale(
-            user_id, stale_days_of([*touched, *gone, *reconciled])
+            user_id, stale_days_of([*touched_by(chunk.rows), *gone, *reconciled])
         )
         # A rejected sample was received too; exact repeats of a UUID in the chunk count once
         # (as before), and a correlation's members count as the samples they are.

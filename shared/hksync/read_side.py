@@ -23,6 +23,7 @@ from uuid import UUID
 from hksync.contract import read_side as views
 from hksync.contract.bounds import CUMULATIVE_SAMPLE_DAYS
 from hksync.contract.field_errors import FieldError
+from hksync.contract.sample_rows import SampleRow
 from hksync.contract.types import SAMPLE_TYPES, WORKOUT_TYPE, Aggregation, SampleKind
 from hksync.db.samples import TouchedDay
 from hksync.db.summaries import StoredSource, SummaryRepository
@@ -71,6 +72,17 @@ def summary_style(sample_type: str) -> SummaryStyle | None:
         if spec.aggregation is Aggregation.CUMULATIVE
         else (SummaryStyle.DISCRETE)
     )
+
+
+def touched_by(rows: Iterable[SampleRow]) -> list[TouchedDay]:
+    """The days stored rows touch, one entry per type and local date: its longest sample says
+    which days they reach (the days of shorter ones starting that day are among them)."""
+    longest: dict[tuple[str, date], timedelta] = {}
+    for row in rows:
+        key, span = (row.sample_type, row.local_date), row.end_at - row.start_at
+        if span >= longest.get(key, span):
+            longest[key] = span
+    return [TouchedDay(kind, day, span) for (kind, day), span in longest.items()]
 
 
 def stale_days_of(touched: Iterable[TouchedDay]) -> set[tuple[str, date]]:
