@@ -77,7 +77,6 @@ BACKFILL_SAMPLES: Final = 3 * MAX_CHUNK_ITEMS
 HOURLY_DAY: Final = data.LAST_STEP_DAY
 FIRST_HOUR: Final = 8
 #: The merge's margin: refresh reads samples from the day before the first stale one.
-MARGIN: Final = timedelta(days=1)
 
 #: The naive daily totals: every stored step summed per local day, whatever its source.
 NAIVE_SUM: Final = """
@@ -187,7 +186,9 @@ def _reads(
             first_s.append(stopwatch(read))
             # Its two largest parts, on their own: the rows the refresh reads, and the merge.
             started = time.perf_counter()
-            rows = summaries.samples(USER, STEP_COUNT, first - MARGIN, last)
+            rows = summaries.samples(
+                USER, STEP_COUNT, *read_side.sample_window(first, last), read_side.SAMPLE_REACH
+            )
             fetch_s.append(time.perf_counter() - started)
             # The default priority (the user set none): what the refresh merges by.
             sources = summaries.sources(USER)

@@ -126,7 +126,7 @@ def refresh(
         if style is not None:
             if sources is None:
                 sources = repository.sources(user_id)
-            samples = repository.samples(user_id, stale_type, *_window(lo, hi), SAMPLE_REACH)
+            samples = repository.samples(user_id, stale_type, *sample_window(lo, hi), SAMPLE_REACH)
             summaries = _summarise(repository, user_id, stale_type, style, samples, sources, lo, hi)
         repository.store(
             user_id,
@@ -137,7 +137,7 @@ def refresh(
     return computed_days
 
 
-def _window(first: date, last: date) -> tuple[datetime, datetime]:
+def sample_window(first: date, last: date) -> tuple[datetime, datetime]:
     """An instant range holding every local day (and night: from 18:00 the day before) from
     ``first`` to ``last``, in every zone."""
     return (
