@@ -118,7 +118,9 @@ class ChunkProcessor:
                 continue  # read the object again: the erasure deletes it, or has
             if result.completed_sync:
                 # The sync's days, summarised now (after its transaction: a summary never holds
-                # up storing). Left stale if this fails: the next read computes them.
+                # up storing). If this raises, the invocation fails and its retry finds the
+                # object in the ledger (a duplicate, no refresh): the days stay stale, and the
+                # next read of them computes them.
                 refresh(self._repository.summaries, target.user_id)
             return result
 

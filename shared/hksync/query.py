@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from hksync.contract.field_errors import FieldError
 from hksync.contract.responses import (
     AnchorsView,
     AnchorView,
@@ -15,7 +16,7 @@ from hksync.contract.responses import (
     SyncStatusView,
 )
 from hksync.db.syncs import SyncRepository
-from hksync.errors import NotFound
+from hksync.errors import ContractViolation, NotFound
 from hksync.keys import chunk_seqs, chunks_prefix
 from hksync.ports import RawObjects
 
@@ -94,7 +95,12 @@ def rejected_samples(
     cursor = None
     if after is not None:
         seq, _, index = after.partition(":")
-        cursor = (int(seq), int(index))
+        try:
+            cursor = (int(seq), int(index))
+        except ValueError:  # the route's pattern refuses it first; ops passes it as typed
+            raise ContractViolation(
+                [FieldError(field="after", reason="is not a next_after this API gave")]
+            ) from None
     # One more than asked: whether a next page exists, without a count.
     rows = repository.samples.rejected_page(user_id, sync_id, after=cursor, limit=limit + 1)
     page = rows[:limit]

@@ -11,7 +11,7 @@ from typing import Any
 from hksync.contract.change_events import SyncCompleted
 from hksync_tools.client import HksyncClient
 from hksync_tools.local.auth import issue_token
-from hksync_tools.local.change_events import delivered_change_events
+from hksync_tools.local.queues import drain_queue
 from hksync_tools.local.stack import LOCAL_REGION, LocalStack
 from tests.e2e.test_ops_command import _ops
 from tests.support.builders import chunk, commit, heart_rates
@@ -23,7 +23,7 @@ def _events_of(stack: LocalStack, user: str, *, wait_s: float = 0) -> list[dict[
     assert stack.change_events is not None
     until = time.monotonic() + wait_s
     while True:
-        delivered = delivered_change_events(stack.change_events.consumer_queue_url, LOCAL_REGION)
+        delivered = drain_queue(stack.change_events.consumer_queue_url, LOCAL_REGION)
         found = [event for event in delivered if event["detail"]["user_id"] == user]
         if found or time.monotonic() >= until:
             return found

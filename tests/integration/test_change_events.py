@@ -27,7 +27,7 @@ from hksync.db.erasure import ErasureRepository
 from hksync.db.syncs import SyncRepository
 from hksync.settings import settings_for
 from hksync_tools.cli import main
-from hksync_tools.local.change_events import delivered_change_events
+from hksync_tools.local.queues import drain_queue
 from tests.conftest import TEST_BUCKET, TEST_EVENT_BUS
 from tests.support.builders import HEART_RATE, SLEEP, STEPS, WATCH, chunk, commit, heart_rate
 from tests.support.pipeline import Pipeline
@@ -47,7 +47,7 @@ class Consumer:
 
     def received(self) -> list[dict[str, Any]]:
         """Every event delivered since the last call (EventBridge's envelopes), consumed."""
-        return delivered_change_events(self.queue_url, "us-east-1")
+        return drain_queue(self.queue_url, "us-east-1")
 
 
 @pytest.fixture

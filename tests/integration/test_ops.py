@@ -701,3 +701,4 @@ def test_ops_rejected_lists_a_syncs_set_aside_samples_page_by_page(
     ]
     assert second_page["next_after"] is None
     assert main(["ops", "rejected", "nobody", str(sync_id), *target]) == 1
+    assert main(["ops", "rejected", "alice", str(sync_id), "--after", "x", *target]) == 1

@@ -14,12 +14,12 @@ import boto3
 
 from hksync_tools.local.functions import FakeLambdaContext, load_handler
 from hksync_tools.local.lambda_events import http_api_event
+from hksync_tools.local.queues import drain_queue
 from hksync_tools.local.scheduler import (
     Firing,
     LocalClock,
     LocalReminderResources,
     LocalScheduler,
-    delivered_messages,
     in_process,
 )
 from tests.support.pipeline import HttpResult
@@ -127,7 +127,7 @@ class ReminderDriver:
 
     def notifications(self) -> list[dict[str, Any]]:
         """What mobile push would have received since the last call."""
-        return delivered_messages(self.resources.deliveries_queue_url, REGION)
+        return drain_queue(self.resources.deliveries_queue_url, REGION)
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        return delivered_messages(self.resources.dead_letter_queue_url, REGION)
+        return drain_queue(self.resources.dead_letter_queue_url, REGION)

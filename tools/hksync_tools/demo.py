@@ -21,7 +21,7 @@ from rich.table import Table
 
 from hksync_tools.client import HksyncClient
 from hksync_tools.local.auth import issue_token
-from hksync_tools.local.scheduler import delivered_messages
+from hksync_tools.local.queues import drain_queue
 from hksync_tools.local.stack import LOCAL_REGION, LocalStack
 from hksync_tools.simulator.runner import (
     SimulationReport,
@@ -200,7 +200,7 @@ def _remind(console: Console, stack: LocalStack, client: HksyncClient) -> bool:
         client.create_reminder(body)
     stack.clock.advance(timedelta(minutes=6))
     stack.reminder_scheduler.fire_due()
-    notifications = delivered_messages(stack.reminder_resources.deliveries_queue_url, LOCAL_REGION)
+    notifications = drain_queue(stack.reminder_resources.deliveries_queue_url, LOCAL_REGION)
     assert stack.info is not None
     with psycopg.connect(stack.info.database_url) as conn:
         ledger = {

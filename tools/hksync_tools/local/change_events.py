@@ -69,17 +69,3 @@ def provision_change_events(references: Mapping[str, str], region: str) -> Local
         Rule=_RULE_NAME, EventBusName=bus_name, Targets=[{"Id": "consumer", "Arn": queue_arn}]
     )
     return LocalChangeEvents(bus_name, queue_url)
-
-
-def delivered_change_events(queue_url: str, region: str) -> list[dict[str, Any]]:
-    """Every change event waiting in the consumer queue, as EventBridge delivered it
-    (envelope and detail), consumed."""
-    sqs = boto3.client("sqs", region_name=region)
-    delivered: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return delivered
-        for message in batch:
-            delivered.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

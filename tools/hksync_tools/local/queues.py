@@ -11,10 +11,13 @@ timeout, until the redrive policy moves it to the dead-letter queue.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
+
+import boto3
 
 from hksync_tools.local.workers import Invocation
 
@@ -123,6 +126,20 @@ def provision_queues(sqs: SQSClient, sources: list[QueueEventSource]) -> None:
                 f'"maxReceiveCount":"{source.max_receive_count}"}}'
             )
         sqs.create_queue(QueueName=local_queue_name(source.queue), Attributes=attributes)
+
+
+def drain_queue(queue_url: str, region: str) -> list[Any]:
+    """Every message waiting in a queue, its JSON body decoded, consumed: what a consumer of a
+    local topic or bus received."""
+    sqs = boto3.client("sqs", region_name=region)
+    bodies: list[Any] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return bodies
+        for message in batch:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def sqs_event(messages: list[Any], queue_arn: str, region: str) -> dict[str, Any]:

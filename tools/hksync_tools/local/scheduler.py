@@ -297,16 +297,3 @@ def provision_reminders(references: Mapping[str, str], region: str) -> LocalRemi
         Attributes={"RawMessageDelivery": "true"},
     )
     return LocalReminderResources(group, topic_arn, dead_letter_url, deliveries_url)
-
-
-def delivered_messages(queue_url: str, region: str) -> list[dict[str, Any]]:
-    """Every reminder notification waiting in the deliveries queue (consumed)."""
-    sqs = boto3.client("sqs", region_name=region)
-    messages: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return messages
-        for message in batch:
-            messages.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

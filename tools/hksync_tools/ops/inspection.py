@@ -19,7 +19,7 @@ from hksync import query
 from hksync.contract.change_events import SyncCompleted
 from hksync.contract.responses import AnchorsView, RejectedSamplesPage, SyncStatusView
 from hksync.db.syncs import FailedChunk, SyncStatus
-from hksync.errors import NotFound
+from hksync.errors import ContractViolation, NotFound
 from hksync.keys import ChunkKey, parse_key, sync_prefix
 from hksync_tools.ops.queries import ChunkFailure, ConnectionGroup
 from hksync_tools.ops.target import OpsError
@@ -120,6 +120,8 @@ class Inspection:
             )
         except NotFound:
             raise OpsError(f"no sync {sync_id} of user {user_id!r} in the database") from None
+        except ContractViolation as error:
+            raise OpsError(f"--after {after!r}: {error.details[0].reason}") from None
 
     def sync(self, user_id: str, sync_id: UUID) -> SyncDetail:
         """One sync: the app's status view, its failed chunks with reasons, and which chunks
