@@ -26,7 +26,7 @@ from hksync.contract.field_errors import FieldError
 from hksync.contract.sample_rows import SampleRow
 from hksync.contract.types import SAMPLE_TYPES, WORKOUT_TYPE, Aggregation, SampleKind
 from hksync.db.samples import TouchedDay
-from hksync.db.summaries import StoredSource, SummaryRepository
+from hksync.db.summaries import EVERY_TYPE, StoredSource, SummaryRepository
 from hksync.errors import ContractViolation
 from hksync.summaries import (
     SummarySample,
@@ -352,7 +352,7 @@ def set_source_priority(
     repository: SummaryRepository, user_id: str, priority: views.SourcePriority
 ) -> views.SourcePriority:
     """Stores the app's order; the summaries it affects are computed again on their next read."""
-    if priority.sample_type != "*" and summary_style(priority.sample_type) is None:
+    if priority.sample_type != EVERY_TYPE and summary_style(priority.sample_type) is None:
         raise ContractViolation(
             [FieldError(field="sample_type", reason=f"{priority.sample_type} has no daily summary")]
         )

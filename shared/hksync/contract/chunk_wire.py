@@ -269,15 +269,15 @@ class ChunkIn(_Contract, kw_only=True, frozen=True):
 
 
 #: Where the decoded fields of a kind end up: everything a struct has beyond SampleIn's common
-#: fields (and the columns a kind has of its own) goes to the row's ``details`` JSON.
+#: fields goes to the row's ``details`` JSON (kinds with columns of their own build theirs).
 COMMON_FIELDS: Final = frozenset(SampleIn.__struct_fields__)
 
 
-def details_json(sample: SampleIn, columns: frozenset[str]) -> str | None:
-    """The kind-specific fields of a sample, without those stored in columns of their own."""
+def details_json(sample: SampleIn) -> str | None:
+    """The kind-specific fields of a sample: everything beyond the common ones."""
     extra = {
         name: getattr(sample, name)
         for name in sample.__struct_fields__
-        if name not in COMMON_FIELDS and name not in columns
+        if name not in COMMON_FIELDS
     }
     return msgspec.json.encode(extra).decode() if extra else None

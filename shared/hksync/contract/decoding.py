@@ -366,7 +366,7 @@ def _details_only(
                 raise SampleRejected(
                     f"beats[{position}].time_since_start_s", "is after the series' end"
                 )
-    return [_row(common, kind=spec.kind.value, details=wire.details_json(sample, frozenset()))]
+    return [_row(common, kind=spec.kind.value, details=wire.details_json(sample))]
 
 
 Builder = Callable[[_ChunkDecoder, wire.SampleIn, SampleTypeSpec, dict[str, Any]], list[SampleRow]]
